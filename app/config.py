@@ -1,0 +1,205 @@
+"""Configuration read from environment variables.
+
+Every setting has a documented default (see README, "Configuration") that gives a working
+development setup with nothing installed. ``ProductionConfig.validate()`` refuses to start
+without its secrets and refuses the WeChat sandbox, so a mis-deployed process dies at start-up
+instead of serving users with development keys.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("MIAOHUA_INSTANCE_DIR", PROJECT_ROOT / "instance"))
+
+# Official WeChat hosts: production may only talk to these.
+WECHAT_API_BASE_URL = "https://api.weixin.qq.com"
+WECHAT_PAY_BASE_URL = "https://api.mch.weixin.qq.com"
+
+# Where `make run` serves its embedded Redis-compatible queue server when REDIS_URL is unset.
+EMBEDDED_REDIS_DEFAULT_PORT = 6399
+
+
+class ConfigError(RuntimeError):
+    """Raised when a configuration cannot be used (missing secret, sandbox in production, …)."""
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
+
+
+def _database_url(default: str) -> str:
+    url = env_str("DATABASE_URL", default)
+    # Heroku-style URLs name the old driver; we ship psycopg 3.
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url[len("postgres://"):]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class BaseConfig:
+    """Settings shared by every environment; subclasses change the defaults only."""
+
+    ENV_NAME = "base"
+    DEBUG = False
+    TESTING = False
+
+    def __init__(self) -> None:
+        self.SECRET_KEY = env_str("SECRET_KEY", "dev-secret-key-not-for-production")
+        # 32 bytes, urlsafe base64: the key-encryption key for sensitive fields and files.
+        self.ENCRYPTION_KEY = env_str("ENCRYPTION_KEY", "ZGV2LWVuY3J5cHRpb24ta2V5LW5vdC1mb3ItcHJvZCE=")
+        self.SQLALCHEMY_DATABASE_URI = _database_url(f"sqlite:///{INSTANCE_DIR / 'miaohua.db'}")
+        self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options(self.SQLALCHEMY_DATABASE_URI)
+        self.SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+        # Queues: unset means "the embedded queue server that `make run` starts".
+        self.REDIS_URL = env_str("REDIS_URL")
+        self.EMBEDDED_REDIS_PORT = env_int("EMBEDDED_REDIS_PORT", EMBEDDED_REDIS_DEFAULT_PORT)
+        self.REDIS_SOCKET_TIMEOUT = float(env_str("REDIS_SOCKET_TIMEOUT", "5"))
+        self.JOB_DEFAULT_TIMEOUT = env_int("JOB_DEFAULT_TIMEOUT", 300)
+        self.JOB_FAILURE_TTL = env_int("JOB_FAILURE_TTL", 7 * 24 * 3600)
+        self.JOB_RESULT_TTL = env_int("JOB_RESULT_TTL", 3600)
+
+        # HTTP limits: the whole request, and a JSON body (giant JSON is refused before parsing).
+        self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
+        self.MAX_JSON_BYTES = env_int("MAX_JSON_BYTES", 64 * 1024)
+
+        self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+        self.LOG_FORMAT = env_str("LOG_FORMAT", "json")  # json | text
+
+        # WeChat: production talks to the official hosts; the sandbox only exists outside production.
+        self.WECHAT_SANDBOX = env_bool("WECHAT_SANDBOX", self.default_sandbox())
+        self.WECHAT_APPID = env_str("WECHAT_APPID")
+        self.WECHAT_SECRET = env_str("WECHAT_SECRET")
+        self.WECHAT_API_BASE_URL = env_str("WECHAT_API_BASE_URL", WECHAT_API_BASE_URL)
+        self.WECHAT_PAY_BASE_URL = env_str("WECHAT_PAY_BASE_URL", WECHAT_PAY_BASE_URL)
+
+    @staticmethod
+    def default_sandbox() -> bool:
+        return True
+
+    @staticmethod
+    def _engine_options(url: str) -> dict[str, Any]:
+        if url.startswith("postgresql"):
+            return {
+                "pool_pre_ping": True,
+                "pool_size": env_int("DATABASE_POOL_SIZE", 5),
+                "max_overflow": env_int("DATABASE_MAX_OVERFLOW", 5),
+                "connect_args": {"connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 3)},
+            }
+        return {}
+
+    def validate(self) -> None:
+        """Fail fast on settings that cannot work; stricter in production."""
+        if self.REDIS_URL and self.REDIS_URL.startswith("fakeredis://") and not self.TESTING:
+            raise ConfigError("REDIS_URL=fakeredis:// (in-process fake) is for tests only")
+
+    def as_dict(self) -> dict[str, Any]:
+        names = [n for n in dir(self) if n.isupper()]
+        return {name: getattr(self, name) for name in names}
+
+
+class DevelopmentConfig(BaseConfig):
+    ENV_NAME = "development"
+    DEBUG = False  # the Werkzeug debugger executes code: never on by default
+
+
+class TestingConfig(BaseConfig):
+    ENV_NAME = "testing"
+    TESTING = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SQLALCHEMY_DATABASE_URI = _database_url(
+            env_str("TEST_DATABASE_URL", "sqlite:///:memory:")
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options(self.SQLALCHEMY_DATABASE_URI)
+        if self.SQLALCHEMY_DATABASE_URI.startswith("sqlite:///:memory:"):
+            from sqlalchemy.pool import StaticPool
+
+            # One shared connection, so threads in a test (a worker thread, a live server) see one database.
+            self.SQLALCHEMY_ENGINE_OPTIONS = {
+                "poolclass": StaticPool,
+                "connect_args": {"check_same_thread": False},
+            }
+        # Tests without a real Redis use an in-process fakeredis.
+        self.REDIS_URL = env_str("TEST_REDIS_URL", "fakeredis://")
+        self.JOB_RESULT_TTL = 60
+        self.LOG_FORMAT = "json"
+
+
+class ProductionConfig(BaseConfig):
+    ENV_NAME = "production"
+
+    REQUIRED_SECRETS = ("SECRET_KEY", "ENCRYPTION_KEY", "WECHAT_APPID", "WECHAT_SECRET")
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Production never falls back to development defaults for secrets or storage.
+        self.SECRET_KEY = env_str("SECRET_KEY")
+        self.ENCRYPTION_KEY = env_str("ENCRYPTION_KEY")
+        self.SQLALCHEMY_DATABASE_URI = _database_url(env_str("DATABASE_URL", ""))
+        self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options(self.SQLALCHEMY_DATABASE_URI)
+
+    @staticmethod
+    def default_sandbox() -> bool:
+        return False
+
+    def validate(self) -> None:
+        super().validate()
+        missing = [name for name in self.REQUIRED_SECRETS if not getattr(self, name)]
+        if missing:
+            raise ConfigError(f"production refuses to start without: {', '.join(missing)}")
+        if self.WECHAT_SANDBOX:
+            raise ConfigError("production refuses to start with WECHAT_SANDBOX enabled")
+        if self.WECHAT_API_BASE_URL != WECHAT_API_BASE_URL or self.WECHAT_PAY_BASE_URL != WECHAT_PAY_BASE_URL:
+            raise ConfigError("production talks to WeChat's official hosts only; unset WECHAT_*_BASE_URL")
+        if not self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
+            raise ConfigError("production needs DATABASE_URL pointing at PostgreSQL")
+        if not self.REDIS_URL or not self.REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("production needs REDIS_URL pointing at a Redis server")
+
+
+CONFIGS: dict[str, type[BaseConfig]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(name: str | None = None) -> BaseConfig:
+    """Build the config named by ``name`` or ``MIAOHUA_ENV`` (default ``development``)."""
+    name = name or env_str("MIAOHUA_ENV", "development")
+    try:
+        config_class = CONFIGS[name]
+    except KeyError as exc:
+        raise ConfigError(f"unknown MIAOHUA_ENV {name!r}; use one of {sorted(CONFIGS)}") from exc
+    config = config_class()
+    config.validate()
+    return config

@@ -1,0 +1,155 @@
+"""API conventions: the ``endpoint`` decorator, the success envelope and request ids.
+
+A view declares its query and body schemas (pydantic v2 models) and its response model once::
+
+    @bp.post("/things")
+    @endpoint(body=ThingIn, response=ThingOut, status=201, summary="Create a thing")
+    def create_thing(body: ThingIn) -> ThingOut: ...
+
+The decorator validates input (415 for a non-JSON body, 400 for malformed JSON, 413 for a body
+over ``MAX_JSON_BYTES``, 422 with per-field details), wraps the result as ``{"data": …}`` and
+records the declaration on the view so the OpenAPI document is generated from the same schemas.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response, current_app, g, jsonify, request
+from pydantic import BaseModel, ValidationError
+
+from app.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+
+API_PREFIX = "/api/v1"
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    """What a view declares about itself; read by the OpenAPI generator."""
+
+    summary: str
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    auth: bool = False
+    tags: tuple[str, ...] = ()
+    errors: tuple[int, ...] = ()
+    description: str | None = None
+    extra_responses: dict[int, str] = field(default_factory=dict)
+
+
+def endpoint(
+    summary: str,
+    *,
+    query: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    auth: bool = False,
+    tags: tuple[str, ...] | list[str] = (),
+    errors: tuple[int, ...] | list[int] = (),
+    description: str | None = None,
+) -> Callable:
+    spec = EndpointSpec(summary=summary, query=query, body=body, response=response, status=status,
+                        auth=auth, tags=tuple(tags), errors=tuple(errors), description=description)
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if query is not None:
+                kwargs["query"] = validate_model(query, request.args.to_dict(), location="query")
+            if body is not None:
+                kwargs["body"] = validate_model(body, read_json_body(), location="body")
+            result = view(*args, **kwargs)
+            if isinstance(result, Response):
+                return result
+            return envelope(result, status)
+
+        wrapper.api_spec = spec  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def read_json_body() -> Any:
+    content_type = request.mimetype or ""
+    if content_type != "application/json":
+        raise UnsupportedMediaType(
+            "Send the body as application/json.", details={"content_type": content_type or None}
+        )
+    limit = current_app.config["MAX_JSON_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(details={"max_bytes": limit})
+    raw = request.get_data(cache=True)
+    if len(raw) > limit:
+        raise PayloadTooLarge(details={"max_bytes": limit})
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest("The body is not valid JSON.", code="malformed_json") from exc
+    except RecursionError as exc:
+        raise BadRequest("The JSON body is nested too deeply.", code="malformed_json") from exc
+
+
+def validate_model(model: type[BaseModel], data: Any, *, location: str) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = [
+            {
+                "field": ".".join(str(part) for part in err["loc"]) or location,
+                "location": location,
+                "message": err["msg"],
+                "type": err["type"],
+            }
+            for err in exc.errors(include_url=False, include_input=False)
+        ]
+        raise ValidationFailed(details={"fields": fields}) from exc
+
+
+def to_jsonable(result: Any) -> Any:
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="json")
+    if isinstance(result, list):
+        return [to_jsonable(item) for item in result]
+    return result
+
+
+def envelope(result: Any, status: int = 200) -> Response:
+    """The one success shape: ``{"data": …}``; a 204 has no body."""
+    if status == 204:
+        return Response(status=204)
+    response = jsonify({"data": to_jsonable(result)})
+    response.status_code = status
+    return response
+
+
+def register_request_hooks(app: Flask) -> None:
+    access_log = app.logger.getChild("access")
+
+    @app.before_request
+    def assign_request_id() -> None:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def stamp_request_id(response: Response) -> Response:
+        request_id = g.get("request_id") or uuid.uuid4().hex
+        response.headers[REQUEST_ID_HEADER] = request_id
+        started = g.get("request_started")
+        duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
+        # Path only: query strings may carry codes or tokens.
+        access_log.info("request", extra={"method": request.method, "path": request.path,
+                                          "status": response.status_code, "duration_ms": duration_ms})
+        return response

@@ -1,0 +1,1 @@
+"""Operations: diagnostics that prove the deployment works end to end (queue probes)."""

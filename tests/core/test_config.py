@@ -1,0 +1,78 @@
+import pytest
+
+from app import create_app
+from app.config import ConfigError, load_config
+
+PRODUCTION_ENV = {
+    "SECRET_KEY": "s" * 40,
+    "ENCRYPTION_KEY": "k" * 44,
+    "WECHAT_APPID": "wx0123456789abcdef",
+    "WECHAT_SECRET": "real-secret",
+    "DATABASE_URL": "postgresql://app@db.internal/miaohua",
+    "REDIS_URL": "redis://redis.internal:6379/0",
+}
+
+
+@pytest.fixture
+def production_env(monkeypatch):
+    monkeypatch.setenv("MIAOHUA_ENV", "production")
+    for name, value in PRODUCTION_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("WECHAT_SANDBOX", raising=False)
+    return monkeypatch
+
+
+def test_development_defaults_need_nothing_installed(monkeypatch):
+    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "MIAOHUA_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    config = load_config()
+    assert config.ENV_NAME == "development"
+    assert config.SQLALCHEMY_DATABASE_URI.startswith("sqlite:///")
+    assert config.REDIS_URL is None  # the embedded queue server of `make run`
+    assert config.WECHAT_SANDBOX is True
+
+
+def test_production_starts_with_all_secrets(production_env):
+    config = load_config()
+    assert config.WECHAT_SANDBOX is False
+    assert config.SQLALCHEMY_DATABASE_URI.startswith("postgresql+psycopg://")
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ENCRYPTION_KEY", "WECHAT_APPID", "WECHAT_SECRET"])
+def test_production_refuses_to_start_without_a_secret(production_env, missing):
+    production_env.delenv(missing)
+    with pytest.raises(ConfigError, match=missing):
+        create_app("production")
+
+
+def test_production_refuses_the_wechat_sandbox(production_env):
+    production_env.setenv("WECHAT_SANDBOX", "1")
+    with pytest.raises(ConfigError, match="WECHAT_SANDBOX"):
+        load_config()
+
+
+def test_production_refuses_a_non_official_wechat_host(production_env):
+    production_env.setenv("WECHAT_API_BASE_URL", "http://127.0.0.1:5100")
+    with pytest.raises(ConfigError, match="official"):
+        load_config()
+
+
+@pytest.mark.parametrize(("name", "value", "reason"), [
+    ("DATABASE_URL", "sqlite:///prod.db", "PostgreSQL"),
+    ("REDIS_URL", "fakeredis://", "fakeredis"),
+])
+def test_production_refuses_development_backends(production_env, name, value, reason):
+    production_env.setenv(name, value)
+    with pytest.raises(ConfigError, match=reason):
+        load_config()
+
+
+def test_unknown_environment_is_refused():
+    with pytest.raises(ConfigError, match="unknown MIAOHUA_ENV"):
+        load_config("staging-typo")
+
+
+def test_malformed_numbers_are_refused(monkeypatch):
+    monkeypatch.setenv("MAX_JSON_BYTES", "lots")
+    with pytest.raises(ConfigError, match="MAX_JSON_BYTES"):
+        load_config("development")

@@ -1,0 +1,60 @@
+"""Worker classes that run each job inside the Flask app context.
+
+- ``AppWorker`` forks a work horse per job (production). The parent disposes the SQLAlchemy engine
+  before forking so a child never shares the parent's pooled database connections.
+- ``AppSimpleWorker`` runs jobs in its own process (tests: nothing forks).
+- ``AppThreadWorker`` runs in a thread of another process (the embedded ``make run`` stack): it
+  installs no signal handlers and times jobs out with a timer instead of SIGALRM.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from rq import SimpleWorker, Worker
+from rq.job import Job
+from rq.queue import Queue
+from rq.timeouts import TimerDeathPenalty
+
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+class AppContextMixin:
+    flask_app: Flask
+
+    def perform_job(self, job: Job, queue: Queue) -> bool:
+        with self.flask_app.app_context():
+            try:
+                return super().perform_job(job, queue)  # type: ignore[misc]
+            finally:
+                db.session.remove()
+
+
+class AppWorker(AppContextMixin, Worker):
+    def __init__(self, *args, flask_app: Flask, **kwargs) -> None:
+        self.flask_app = flask_app
+        super().__init__(*args, **kwargs)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        with self.flask_app.app_context():
+            db.engine.dispose()
+        super().execute_job(job, queue)
+
+
+class AppSimpleWorker(AppContextMixin, SimpleWorker):
+    def __init__(self, *args, flask_app: Flask, **kwargs) -> None:
+        self.flask_app = flask_app
+        super().__init__(*args, **kwargs)
+
+
+class AppThreadWorker(AppSimpleWorker):
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        """Signals belong to the main thread; the owner stops us with ``request_thread_stop``."""
+
+    def request_thread_stop(self) -> None:
+        self._stop_requested = True
