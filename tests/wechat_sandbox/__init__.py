@@ -1,0 +1,1 @@
+"""Tests of the WeChat sandbox (app.wechat_sandbox), through the real wechatpy client."""
