@@ -33,6 +33,11 @@ def create_app(config: BaseConfig | str | dict[str, Any] | None = None) -> Flask
     from app.core.logging import configure_logging
 
     configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -53,16 +58,25 @@ def register_extensions(app: Flask) -> None:
         raise AuthenticationRequired()
 
     jobs.init_app(app)
+    from app.accounts import auth
+
+    auth.init_app(app)
     from app import models  # noqa: F401 - registers every table on the metadata (migrations, create_all)
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.accounts import cli as accounts_cli
+    from app.accounts import views as accounts_views
     from app.core import health, openapi
     from app.ops import cli as ops_cli
 
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(ops_cli.bp)
+    app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(accounts_cli.bp)
+    if app.config["SMS_PROVIDER"] == "sandbox":  # never in production (config refuses it there)
+        app.register_blueprint(accounts_views.dev_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -9,6 +9,7 @@ instead of serving users with development keys.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,10 @@ INSTANCE_DIR = Path(os.environ.get("MIAOHUA_INSTANCE_DIR", PROJECT_ROOT / "insta
 # Official WeChat hosts: production may only talk to these.
 WECHAT_API_BASE_URL = "https://api.weixin.qq.com"
 WECHAT_PAY_BASE_URL = "https://api.mch.weixin.qq.com"
+
+# The WeChat sandbox's default emulated mini-program (development credentials, public by design).
+SANDBOX_APPID = "wx5a1d0b0c0ffee001"
+SANDBOX_APP_SECRET = "sandbox-app-secret"  # noqa: S105
 
 # Where `make run` serves its embedded Redis-compatible queue server when REDIS_URL is unset.
 EMBEDDED_REDIS_DEFAULT_PORT = 6399
@@ -74,6 +79,10 @@ class BaseConfig:
         self.SECRET_KEY = env_str("SECRET_KEY", "dev-secret-key-not-for-production")
         # 32 bytes, urlsafe base64: the key-encryption key for sensitive fields and files.
         self.ENCRYPTION_KEY = env_str("ENCRYPTION_KEY", "ZGV2LWVuY3J5cHRpb24ta2V5LW5vdC1mb3ItcHJvZCE=")
+        self.ENCRYPTION_KEY_ID = env_str("ENCRYPTION_KEY_ID", "k1")
+        self.ENCRYPTION_OLD_KEYS = env_str("ENCRYPTION_OLD_KEYS")  # "keyid:base64,…" still decryptable
+        # HMAC key of lookup hashes (phone, openid, device id); changing it orphans every lookup.
+        self.LOOKUP_HASH_KEY = env_str("LOOKUP_HASH_KEY", "dev-lookup-hash-key-not-for-production")
         self.SQLALCHEMY_DATABASE_URI = _database_url(f"sqlite:///{INSTANCE_DIR / 'miaohua.db'}")
         self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
@@ -90,19 +99,52 @@ class BaseConfig:
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
         self.MAX_JSON_BYTES = env_int("MAX_JSON_BYTES", 64 * 1024)
 
+        # How many reverse proxies (load balancer, nginx) stand in front and set X-Forwarded-For/-Proto.
+        self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
         self.LOG_FORMAT = env_str("LOG_FORMAT", "json")  # json | text
 
         # WeChat: production talks to the official hosts; the sandbox only exists outside production.
         self.WECHAT_SANDBOX = env_bool("WECHAT_SANDBOX", self.default_sandbox())
-        self.WECHAT_APPID = env_str("WECHAT_APPID")
-        self.WECHAT_SECRET = env_str("WECHAT_SECRET")
-        self.WECHAT_API_BASE_URL = env_str("WECHAT_API_BASE_URL", WECHAT_API_BASE_URL)
+        # With the sandbox on, WeChat defaults to the sandbox's own emulated app on loopback.
+        self.WECHAT_SANDBOX_PORT = env_int("WECHAT_SANDBOX_PORT", 5100)
+        sandbox = self.WECHAT_SANDBOX
+        self.WECHAT_APPID = env_str("WECHAT_APPID", SANDBOX_APPID if sandbox else None)
+        self.WECHAT_SECRET = env_str("WECHAT_SECRET", SANDBOX_APP_SECRET if sandbox else None)
+        self.WECHAT_API_BASE_URL = env_str(
+            "WECHAT_API_BASE_URL",
+            f"http://127.0.0.1:{self.WECHAT_SANDBOX_PORT}" if sandbox else WECHAT_API_BASE_URL,
+        )
         self.WECHAT_PAY_BASE_URL = env_str("WECHAT_PAY_BASE_URL", WECHAT_PAY_BASE_URL)
+        self.WECHAT_CONNECT_TIMEOUT = float(env_str("WECHAT_CONNECT_TIMEOUT", "3"))
+        self.WECHAT_READ_TIMEOUT = float(env_str("WECHAT_READ_TIMEOUT", "5"))
+        self.WECHAT_MAX_ATTEMPTS = env_int("WECHAT_MAX_ATTEMPTS", 2)  # only for requests WeChat never saw
+
+        # Accounts and sessions (policy §4, §7).
+        self.SESSION_TTL_DAYS = env_int("SESSION_TTL_DAYS", 30)
+        self.MAX_SESSIONS_PER_USER = env_int("MAX_SESSIONS_PER_USER", 5)
+        self.SESSION_TOUCH_INTERVAL_S = env_int("SESSION_TOUCH_INTERVAL_S", 60)
+        self.DEVICE_ACCOUNTS_FLAG_THRESHOLD = env_int("DEVICE_ACCOUNTS_FLAG_THRESHOLD", 3)
+        # SMS login: "sandbox" keeps codes for the developer page; "disabled" turns SMS login off.
+        self.SMS_PROVIDER = env_str("SMS_PROVIDER", self.default_sms_provider())
+        self.SMS_CODE_TTL_S = env_int("SMS_CODE_TTL_S", 300)
+        self.SMS_CODE_MAX_ATTEMPTS = env_int("SMS_CODE_MAX_ATTEMPTS", 5)
+        # Rate limits, "COUNT/PERIOD" with PERIOD second|minute|hour|day.
+        self.RATE_LIMIT_LOGIN_PER_IP = env_str("RATE_LIMIT_LOGIN_PER_IP", "30/minute")
+        self.RATE_LIMIT_LOGIN_PER_DEVICE = env_str("RATE_LIMIT_LOGIN_PER_DEVICE", "10/minute")
+        self.RATE_LIMIT_SMS_PER_PHONE = env_str("RATE_LIMIT_SMS_PER_PHONE", "1/minute,5/hour,10/day")
+        self.RATE_LIMIT_SMS_PER_IP = env_str("RATE_LIMIT_SMS_PER_IP", "20/hour")
+        self.RATE_LIMIT_SMS_PER_DEVICE = env_str("RATE_LIMIT_SMS_PER_DEVICE", "5/hour")
+        self.RATE_LIMIT_SMS_VERIFY_PER_PHONE = env_str("RATE_LIMIT_SMS_VERIFY_PER_PHONE", "10/hour")
 
     @staticmethod
     def default_sandbox() -> bool:
         return True
+
+    @staticmethod
+    def default_sms_provider() -> str:
+        return "sandbox"
 
     @staticmethod
     def _engine_options(url: str) -> dict[str, Any]:
@@ -119,6 +161,15 @@ class BaseConfig:
         """Fail fast on settings that cannot work; stricter in production."""
         if self.REDIS_URL and self.REDIS_URL.startswith("fakeredis://") and not self.TESTING:
             raise ConfigError("REDIS_URL=fakeredis:// (in-process fake) is for tests only")
+        if self.SMS_PROVIDER not in ("sandbox", "disabled"):
+            raise ConfigError(f"SMS_PROVIDER must be 'sandbox' or 'disabled', got {self.SMS_PROVIDER!r}")
+        if self.ENCRYPTION_KEY:
+            from app.core.crypto import Keyring
+
+            try:
+                Keyring.from_config(self.ENCRYPTION_KEY, self.ENCRYPTION_KEY_ID, self.ENCRYPTION_OLD_KEYS)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from exc
 
     def as_dict(self) -> dict[str, Any]:
         names = [n for n in dir(self) if n.isupper()]
@@ -136,18 +187,11 @@ class TestingConfig(BaseConfig):
 
     def __init__(self) -> None:
         super().__init__()
-        self.SQLALCHEMY_DATABASE_URI = _database_url(
-            env_str("TEST_DATABASE_URL", "sqlite:///:memory:")
-        )
+        # A file, not :memory:, so every connection (test thread, live server, worker) has its own
+        # transaction, as against a real server.
+        default_db = Path(tempfile.gettempdir()) / f"miaohua-test-{os.getpid()}.db"
+        self.SQLALCHEMY_DATABASE_URI = _database_url(env_str("TEST_DATABASE_URL", f"sqlite:///{default_db}"))
         self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options(self.SQLALCHEMY_DATABASE_URI)
-        if self.SQLALCHEMY_DATABASE_URI.startswith("sqlite:///:memory:"):
-            from sqlalchemy.pool import StaticPool
-
-            # One shared connection, so threads in a test (a worker thread, a live server) see one database.
-            self.SQLALCHEMY_ENGINE_OPTIONS = {
-                "poolclass": StaticPool,
-                "connect_args": {"check_same_thread": False},
-            }
         # Tests without a real Redis use an in-process fakeredis.
         self.REDIS_URL = env_str("TEST_REDIS_URL", "fakeredis://")
         self.JOB_RESULT_TTL = 60
@@ -157,19 +201,24 @@ class TestingConfig(BaseConfig):
 class ProductionConfig(BaseConfig):
     ENV_NAME = "production"
 
-    REQUIRED_SECRETS = ("SECRET_KEY", "ENCRYPTION_KEY", "WECHAT_APPID", "WECHAT_SECRET")
+    REQUIRED_SECRETS = ("SECRET_KEY", "ENCRYPTION_KEY", "LOOKUP_HASH_KEY", "WECHAT_APPID", "WECHAT_SECRET")
 
     def __init__(self) -> None:
         super().__init__()
         # Production never falls back to development defaults for secrets or storage.
         self.SECRET_KEY = env_str("SECRET_KEY")
         self.ENCRYPTION_KEY = env_str("ENCRYPTION_KEY")
+        self.LOOKUP_HASH_KEY = env_str("LOOKUP_HASH_KEY")
         self.SQLALCHEMY_DATABASE_URI = _database_url(env_str("DATABASE_URL", ""))
         self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options(self.SQLALCHEMY_DATABASE_URI)
 
     @staticmethod
     def default_sandbox() -> bool:
         return False
+
+    @staticmethod
+    def default_sms_provider() -> str:
+        return "disabled"
 
     def validate(self) -> None:
         super().validate()
@@ -178,6 +227,8 @@ class ProductionConfig(BaseConfig):
             raise ConfigError(f"production refuses to start without: {', '.join(missing)}")
         if self.WECHAT_SANDBOX:
             raise ConfigError("production refuses to start with WECHAT_SANDBOX enabled")
+        if self.SMS_PROVIDER == "sandbox":
+            raise ConfigError("production refuses SMS_PROVIDER=sandbox (it keeps codes for a developer page)")
         if self.WECHAT_API_BASE_URL != WECHAT_API_BASE_URL or self.WECHAT_PAY_BASE_URL != WECHAT_PAY_BASE_URL:
             raise ConfigError("production talks to WeChat's official hosts only; unset WECHAT_*_BASE_URL")
         if not self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):

@@ -4,10 +4,11 @@ Starts, in this order, and stops all of them on Ctrl-C:
 1. database migrations (SQLite under ``instance/`` unless DATABASE_URL says otherwise);
 2. with no REDIS_URL: an embedded Redis-compatible server (fakeredis) on 127.0.0.1:EMBEDDED_REDIS_PORT,
    so the web process and CLI commands (``flask jobs ping``) reach the same queues over TCP;
-3. workers: threads of this process when embedded (they use the in-process fake server directly,
+3. the WeChat sandbox (its own process on WECHAT_SANDBOX_PORT, default 5100) when WECHAT_SANDBOX is on;
+4. workers: threads of this process when embedded (they use the in-process fake server directly,
    which is faster and avoids blocking commands over the emulated socket), otherwise worker
    processes (``python -m workers``) against the real Redis;
-4. the web app as a child process on WEB_PORT (default 5000).
+5. the web app as a child process on WEB_PORT (default 5000).
 """
 
 from __future__ import annotations
@@ -47,8 +48,12 @@ class DevStack:
             env["REDIS_URL"] = f"redis://127.0.0.1:{config.EMBEDDED_REDIS_PORT}/0"
         else:
             self.start_worker_processes(env)
+        if config.WECHAT_SANDBOX:
+            self.start_wechat_sandbox(env, config.WECHAT_SANDBOX_PORT)
         self.start_web(env)
-        self.wait_until_ready()
+        self.wait_until_ready(f"http://{self.host}:{self.web_port}/readyz")
+        if config.WECHAT_SANDBOX:
+            self.wait_until_ready(f"http://{self.host}:{config.WECHAT_SANDBOX_PORT}/sandbox/api/apps")
         self.print_banner(config)
         return self.supervise()
 
@@ -60,12 +65,12 @@ class DevStack:
 
     def start_embedded_queue(self, app, port: int) -> None:
         import fakeredis
-        from fakeredis import TcpFakeServer
         from rq import Queue
 
+        from app.core.embedded_redis import EmbeddedRedisServer
         from workers.base import AppThreadWorker
 
-        server = TcpFakeServer((self.host, port), server_type="redis")
+        server = EmbeddedRedisServer((self.host, port))
         serve = threading.Thread(target=server.serve_forever, name="embedded-redis", daemon=True)
         serve.start()
         self.stop_callbacks.append(server.shutdown)
@@ -85,6 +90,11 @@ class DevStack:
             self.children.append(subprocess.Popen([sys.executable, "-m", "workers", "--queues", *queue_names],
                                                   env=env))
 
+    def start_wechat_sandbox(self, env: dict[str, str], port: int) -> None:
+        self.children.append(subprocess.Popen(
+            [sys.executable, "-m", "app.wechat_sandbox", "--host", self.host, "--port", str(port)], env=env,
+        ))
+
     def start_web(self, env: dict[str, str]) -> None:
         self.children.append(subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "wsgi:app", "run", "--host", self.host,
@@ -92,9 +102,8 @@ class DevStack:
             env=env,
         ))
 
-    def wait_until_ready(self, timeout_s: float = 30.0) -> None:
+    def wait_until_ready(self, url: str, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s
-        url = f"http://{self.host}:{self.web_port}/readyz"
         while time.monotonic() < deadline:
             if any(child.poll() is not None for child in self.children):
                 raise SystemExit("a process of the stack exited during start-up; see the log above")
@@ -104,7 +113,7 @@ class DevStack:
                         return
             except OSError:
                 time.sleep(0.2)
-        raise SystemExit(f"the web app did not become ready at {url} within {timeout_s:.0f}s")
+        raise SystemExit(f"{url} did not become ready within {timeout_s:.0f}s")
 
     def print_banner(self, config) -> None:
         base = f"http://{self.host}:{self.web_port}"
@@ -114,6 +123,8 @@ class DevStack:
             "Miaohua is running. Ctrl-C stops everything.",
             f"  API docs     {base}/api/v1/docs",
             f"  Readiness    {base}/readyz",
+            *([f"  WeChat       http://{self.host}:{config.WECHAT_SANDBOX_PORT}/sandbox/  (sandbox: test users,"
+               " login and phone codes)"] if config.WECHAT_SANDBOX else []),
             f"  Database     {config.SQLALCHEMY_DATABASE_URI.split('@')[-1]}",
             f"  Queue        {queue}; workers: {', '.join('+'.join(g) for g in WORKER_GROUPS)}",
             "  Try          .venv/bin/flask --app wsgi:app jobs ping",

@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from app import create_app
 from app.core.jobs import redis_connection
 from app.extensions import db
+from app.wechat_sandbox import SandboxSettings, create_sandbox_app
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
@@ -40,9 +46,59 @@ def make_app(**overrides) -> Flask:
     return create_app({"ENV": "testing", **overrides})
 
 
+@contextmanager
+def serve_in_thread(wsgi_app) -> Iterator[str]:
+    """Serve a WSGI app on a loopback port for the duration; yields its base URL."""
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+class Sandbox:
+    """The WeChat sandbox on loopback, driven the way a phone and a developer would drive it."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.http = requests.Session()
+
+    def dev(self, path: str, payload: dict | None = None, method: str = "POST") -> dict:
+        response = self.http.request(method, f"{self.base_url}/sandbox/api/{path}", json=payload, timeout=5)
+        assert response.status_code < 300, response.text
+        return response.json()
+
+    def login_code(self, user: str = "alice") -> str:
+        return self.dev("login-codes", {"user": user})["code"]
+
+    def phone_code(self, user: str = "alice") -> str:
+        return self.dev("phone-codes", {"user": user})["code"]
+
+    def set_user(self, name: str, **fields) -> dict:
+        return self.dev("users", {"name": name, **fields})
+
+    def advance_clock(self, seconds: float) -> None:
+        self.dev("clock", {"seconds": seconds})
+
+    def fault(self, path: str, mode: str, count: int = 1, **options) -> None:
+        self.dev("faults", {"path": path, "mode": mode, "count": count, **options})
+
+    def reset(self) -> None:
+        self.dev("reset", {})
+
+
 @pytest.fixture(scope="session")
-def app() -> Iterator[Flask]:
-    app = make_app()
+def wechat_sandbox() -> Iterator[Sandbox]:
+    with serve_in_thread(create_sandbox_app(SandboxSettings.from_env({}))) as base_url:
+        yield Sandbox(base_url)
+
+
+@pytest.fixture(scope="session")
+def app(wechat_sandbox: Sandbox) -> Iterator[Flask]:
+    app = make_app(WECHAT_API_BASE_URL=wechat_sandbox.base_url, WECHAT_READ_TIMEOUT=2.0)
     with app.app_context():
         db.drop_all()
         db.create_all()
@@ -50,6 +106,8 @@ def app() -> Iterator[Flask]:
     with app.app_context():
         db.drop_all()
         db.engine.dispose()
+        if db.engine.url.get_backend_name() == "sqlite" and db.engine.url.database:
+            Path(db.engine.url.database).unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)
@@ -67,6 +125,7 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
             db.session.execute(table.delete())
         db.session.commit()
         redis_connection(app).flushdb()
+    request.getfixturevalue("wechat_sandbox").reset()
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ from app.config import ConfigError, load_config
 
 PRODUCTION_ENV = {
     "SECRET_KEY": "s" * 40,
-    "ENCRYPTION_KEY": "k" * 44,
+    "ENCRYPTION_KEY": "cHJvZHVjdGlvbi1lbmNyeXB0aW9uLWtleS0zMmJ5dGU=",
+    "LOOKUP_HASH_KEY": "h" * 40,
     "WECHAT_APPID": "wx0123456789abcdef",
     "WECHAT_SECRET": "real-secret",
     "DATABASE_URL": "postgresql://app@db.internal/miaohua",
@@ -38,7 +39,8 @@ def test_production_starts_with_all_secrets(production_env):
     assert config.SQLALCHEMY_DATABASE_URI.startswith("postgresql+psycopg://")
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ENCRYPTION_KEY", "WECHAT_APPID", "WECHAT_SECRET"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ENCRYPTION_KEY", "LOOKUP_HASH_KEY", "WECHAT_APPID",
+                                     "WECHAT_SECRET"])
 def test_production_refuses_to_start_without_a_secret(production_env, missing):
     production_env.delenv(missing)
     with pytest.raises(ConfigError, match=missing):
@@ -60,6 +62,8 @@ def test_production_refuses_a_non_official_wechat_host(production_env):
 @pytest.mark.parametrize(("name", "value", "reason"), [
     ("DATABASE_URL", "sqlite:///prod.db", "PostgreSQL"),
     ("REDIS_URL", "fakeredis://", "fakeredis"),
+    ("SMS_PROVIDER", "sandbox", "SMS_PROVIDER"),
+    ("ENCRYPTION_KEY", "dG9vLXNob3J0", "32 bytes"),
 ])
 def test_production_refuses_development_backends(production_env, name, value, reason):
     production_env.setenv(name, value)

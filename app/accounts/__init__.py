@@ -1,0 +1,1 @@
+"""Accounts: WeChat and SMS login, phone binding, profile, sessions and risk control (policy §2.1, §4, §7)."""

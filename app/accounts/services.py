@@ -1,0 +1,281 @@
+"""Account rules: logging in with WeChat or SMS, binding a phone, merging, profile, blocking.
+
+Binding rules (one person, one account):
+- A WeChat login creates an account the first time an (appid, openid) is seen — or joins the account
+  of the same unionid from another of our apps.
+- Binding a phone that nobody has: the phone joins the current account (a phone change replaces the
+  old number).
+- Binding a phone that another account already has (typically one made by SMS login): if the current
+  account has no phone of its own and the other account has no WeChat identity of this mini-program,
+  the WeChat identity moves to the phone's account and the empty WeChat-only account is removed; the
+  caller gets a new token for the merged account (``merged: true``). Otherwise 409
+  ``phone_already_bound`` and nothing changes.
+- An SMS login finds the account by phone, or creates one with that phone.
+Every write of one request happens in one transaction: a failure leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.accounts import phones, risk, sessions, sms
+from app.accounts.auth import AccountBlocked
+from app.accounts.models import Device, LoginMethod, LoginSession, User, UserStatus, WechatIdentity
+from app.accounts.schemas import DeviceInfo, ProfileUpdateIn
+from app.core.crypto import lookup_hash, open_text, seal_text
+from app.core.db import utcnow
+from app.core.errors import ApiError, BadRequest, Conflict, Forbidden, RateLimited, ServiceUnavailable, ValidationFailed
+from app.core.wechat import WeChatError, WeChatUnavailable, mini_program_client
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+OPENID_PURPOSE = "wechat.openid"
+UNIONID_PURPOSE = "wechat.unionid"
+SESSION_KEY_PURPOSE = "wechat.session_key"
+
+
+class WechatCodeInvalid(BadRequest):
+    code, message = "wechat_code_invalid", "The WeChat code is invalid or expired; call wx.login() again."
+
+
+class WechatCodeUsed(BadRequest):
+    code, message = "wechat_code_used", "This WeChat code was already used; call wx.login() again."
+
+
+class WechatRiskyUser(Forbidden):
+    code, message = "wechat_risky_user", "WeChat flagged this account as high-risk; login is refused."
+
+
+class WechatUnavailableError(ServiceUnavailable):
+    code, message = "wechat_unavailable", "WeChat is not answering right now; please try again shortly."
+
+
+class PhoneAlreadyBound(Conflict):
+    code, message = "phone_already_bound", "This phone number is already bound to another account."
+
+
+class ContentRejected(ValidationFailed):
+    code, message = "content_rejected", "This text did not pass the content check; please change it."
+
+
+def wechat_error(exc: WeChatError | WeChatUnavailable) -> ApiError:
+    """Translate a WeChat outcome into the error the mini-program sees (and log what happened)."""
+    if isinstance(exc, WeChatUnavailable):
+        log.warning("wechat unavailable", extra={"reason": str(exc)})
+        return WechatUnavailableError()
+    known: dict[int, ApiError] = {
+        40029: WechatCodeInvalid(), 40163: WechatCodeUsed(), 40226: WechatRiskyUser(),
+        45011: RateLimited(retry_after=60, code="wechat_rate_limited",
+                           message="Too many attempts with WeChat; wait a minute."),
+    }
+    log.warning("wechat error", extra={"errcode": exc.errcode})
+    return known.get(exc.errcode) or WechatUnavailableError(details={"errcode": exc.errcode})
+
+
+@dataclass
+class LoginResult:
+    user: User
+    session: LoginSession
+    token: str
+    new_user: bool
+
+
+# --- WeChat login -------------------------------------------------------------------------------
+
+def login_with_wechat(code: str, device: DeviceInfo | None) -> LoginResult:
+    risk.limit_login(device)
+    try:
+        answer = mini_program_client().code_to_session(code)
+    except (WeChatError, WeChatUnavailable) as exc:
+        raise wechat_error(exc) from exc
+    if not answer.get("openid") or not answer.get("session_key"):
+        raise wechat_error(WeChatUnavailable("code2session answered without openid/session_key"))
+    try:
+        return _complete_wechat_login(answer, device)
+    except IntegrityError:
+        # A concurrent first login of the same openid won the insert: ours now finds its row.
+        db.session.rollback()
+        return _complete_wechat_login(answer, device)
+
+
+def _complete_wechat_login(answer: dict, device: DeviceInfo | None) -> LoginResult:
+    appid = current_app.config["WECHAT_APPID"]
+    openid_hash = lookup_hash(answer["openid"], OPENID_PURPOSE)
+    unionid_hash = lookup_hash(answer["unionid"], UNIONID_PURPOSE) if answer.get("unionid") else None
+    identity = db.session.scalar(select(WechatIdentity).where(WechatIdentity.appid == appid,
+                                                              WechatIdentity.openid_hash == openid_hash))
+    new_user = False
+    if identity is None:
+        user = _user_by_unionid(unionid_hash)
+        if user is None:
+            user, new_user = User(), True
+            db.session.add(user)
+        identity = WechatIdentity(user=user, appid=appid, openid_hash=openid_hash,
+                                  openid_ciphertext=seal_text(answer["openid"], OPENID_PURPOSE))
+        db.session.add(identity)
+    user = identity.user
+    if user.status == UserStatus.BLOCKED:
+        db.session.rollback()
+        raise AccountBlocked()
+    identity.unionid_hash = unionid_hash or identity.unionid_hash
+    identity.session_key_ciphertext = seal_text(answer["session_key"], SESSION_KEY_PURPOSE)
+    db.session.flush()
+    login_session, token = sessions.start_session(user, LoginMethod.WECHAT, risk.register_device(user, device))
+    db.session.commit()
+    return LoginResult(user, login_session, token, new_user)
+
+
+def _user_by_unionid(unionid_hash: str | None) -> User | None:
+    if unionid_hash is None:
+        return None
+    other = db.session.scalar(select(WechatIdentity).where(WechatIdentity.unionid_hash == unionid_hash).limit(1))
+    return other.user if other else None
+
+
+# --- phone binding ------------------------------------------------------------------------------
+
+@dataclass
+class PhoneBindResult:
+    user: User
+    merged: bool
+    token: str | None
+
+
+def bind_phone_with_wechat_code(user: User, current: LoginSession, code: str) -> PhoneBindResult:
+    try:
+        info = mini_program_client().get_phone_number(code)
+    except (WeChatError, WeChatUnavailable) as exc:
+        raise wechat_error(exc) from exc
+    if info.get("watermark", {}).get("appid") != current_app.config["WECHAT_APPID"]:
+        raise wechat_error(WeChatUnavailable("phone_info watermark names another appid"))
+    phone = str(info.get("purePhoneNumber", ""))
+    country_code = str(info.get("countryCode", "86"))
+    if not phone.isdigit():
+        raise wechat_error(WeChatUnavailable("phone_info without a purePhoneNumber"))
+    return bind_phone(user, current, phone, country_code)
+
+
+def bind_phone(user: User, current: LoginSession, phone: str, country_code: str = "86") -> PhoneBindResult:
+    hashed = phones.phone_hash(phone, country_code)
+    owner = db.session.scalar(select(User).where(User.phone_hash == hashed).with_for_update())
+    if owner is None or owner.id == user.id:
+        _set_phone(user, phone, country_code)
+        db.session.commit()
+        return PhoneBindResult(user, merged=False, token=None)
+    if owner.status == UserStatus.BLOCKED:
+        raise AccountBlocked()
+    appids = {identity.appid for identity in user.wechat_identities}
+    owner_appids = {identity.appid for identity in owner.wechat_identities}
+    if user.has_phone or appids & owner_appids:
+        raise PhoneAlreadyBound()
+    token = _merge_into(user, owner, current)
+    db.session.commit()
+    log.info("wechat identity merged into the phone's account")
+    return PhoneBindResult(owner, merged=True, token=token)
+
+
+def _set_phone(user: User, phone: str, country_code: str) -> None:
+    user.phone_ciphertext = phones.seal_phone(phone, country_code)
+    user.phone_hash = phones.phone_hash(phone, country_code)
+    user.phone_masked = phones.mask(phone)
+    user.phone_bound_at = utcnow()
+
+
+def _merge_into(source: User, target: User, current: LoginSession) -> str:
+    """Move a phone-less, WeChat-only account's identities and devices to ``target``; remove it."""
+    for identity in list(source.wechat_identities):
+        identity.user = target
+    target_devices = {d.device_hash: d for d in db.session.scalars(select(Device).where(Device.user_id == target.id))}
+    current_device = current.device
+    for device in db.session.scalars(select(Device).where(Device.user_id == source.id)):
+        if device.device_hash in target_devices:
+            if current_device is device:
+                current_device = target_devices[device.device_hash]
+            continue  # removed with the source account
+        device.user_id = target.id
+    sessions.revoke_all(source.id, sessions.RevokeReason.MERGED)
+    db.session.flush()
+    _, token = sessions.start_session(target, current.method, current_device)
+    db.session.flush()
+    db.session.delete(source)
+    return token
+
+
+# --- SMS login ----------------------------------------------------------------------------------
+
+def send_login_code(phone: str, device: DeviceInfo | None) -> int:
+    phone_key = phones.phone_hash(phone)
+    risk.limit_sms_send(phone_key, device)
+    code, ttl = sms.issue_code(phone_key, "login")
+    db.session.commit()
+    sms.deliver(phone, code, ttl)
+    return ttl
+
+
+def login_with_sms(phone: str, code: str, device: DeviceInfo | None) -> LoginResult:
+    phone_key = phones.phone_hash(phone)
+    risk.limit_login(device)
+    risk.limit_sms_verify(phone_key)
+    sms.verify_code(phone_key, "login", code)
+    user = db.session.scalar(select(User).where(User.phone_hash == phone_key))
+    new_user = user is None
+    if user is None:
+        user = User()
+        _set_phone(user, phone, "86")
+        db.session.add(user)
+        db.session.flush()
+    if user.status == UserStatus.BLOCKED:
+        db.session.commit()  # the code is spent either way
+        raise AccountBlocked()
+    login_session, token = sessions.start_session(user, LoginMethod.SMS, risk.register_device(user, device))
+    db.session.commit()
+    return LoginResult(user, login_session, token, new_user)
+
+
+# --- profile and status -------------------------------------------------------------------------
+
+def update_profile(user: User, changes: ProfileUpdateIn) -> User:
+    fields = changes.model_dump(exclude_unset=True)
+    if fields.get("nickname"):
+        check_text_is_safe(user, fields["nickname"], field="nickname")
+    for name, value in fields.items():
+        setattr(user, name, value)
+    db.session.commit()
+    return user
+
+
+def check_text_is_safe(user: User, text: str, *, field: str) -> None:
+    """WeChat's text check (msg_sec_check v2) needs the user's openid; SMS-only accounts have none."""
+    identity = next(iter(user.wechat_identities), None)
+    if identity is None:
+        return
+    openid = open_text(identity.openid_ciphertext, OPENID_PURPOSE)
+    try:
+        result = mini_program_client().check_text(text, openid).get("result", {})
+    except (WeChatError, WeChatUnavailable) as exc:
+        raise wechat_error(exc) from exc
+    if result.get("suggest") != "pass":
+        raise ContentRejected(details={"fields": [{"field": field, "location": "body",
+                                                   "message": "did not pass the content check",
+                                                   "type": "content_rejected"}]})
+
+
+def block_user(user: User, reason: str) -> int:
+    """Refuse this account everywhere from now on; returns how many sessions were revoked."""
+    user.status = UserStatus.BLOCKED
+    user.blocked_reason = reason[:200]
+    revoked = sessions.revoke_all(user.id, sessions.RevokeReason.BLOCKED)
+    db.session.commit()
+    return revoked
+
+
+def unblock_user(user: User) -> None:
+    user.status = UserStatus.ACTIVE
+    user.blocked_reason = None
+    db.session.commit()
