@@ -85,6 +85,8 @@ class Keyring:
         key = self.keys.get(key_id)
         if key is None:
             raise DecryptionError(f"no key with id {key_id!r} (was it removed from ENCRYPTION_OLD_KEYS?)")
+        if len(nonce) != _NONCE_BYTES:
+            raise DecryptionError("truncated ciphertext")
         try:
             return AESGCM(key).decrypt(nonce, body, header + purpose.encode())
         except InvalidTag as exc:
