@@ -33,6 +33,9 @@ def create_app(config: BaseConfig | str | dict[str, Any] | None = None) -> Flask
     from app.core.logging import configure_logging
 
     configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
+    from app.core.api import register_request_hooks
+
+    register_request_hooks(app)  # first: every later hook and handler sees the request id
     if app.config["TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -67,6 +70,10 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.accounts import cli as accounts_cli
     from app.accounts import views as accounts_views
+    from app.consent import cli as consent_cli
+    from app.consent import guards as consent_guards
+    from app.consent import pages as policy_pages
+    from app.consent import views as consent_views
     from app.core import health, openapi
     from app.ops import cli as ops_cli
 
@@ -75,13 +82,19 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(ops_cli.bp)
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(accounts_cli.bp)
+    app.register_blueprint(consent_views.bp)
+    app.register_blueprint(consent_cli.bp)
+    app.register_blueprint(policy_pages.bp)
     if app.config["SMS_PROVIDER"] == "sandbox":  # never in production (config refuses it there)
         app.register_blueprint(accounts_views.dev_bp)
+    # Reachable before (or without) accepting the policy: health, docs, login, profile and sessions,
+    # the policy and consent themselves. Everything else needs the current policy accepted.
+    consent_guards.exempt(health.bp, openapi.bp, accounts_views.bp, accounts_views.dev_bp, consent_views.bp,
+                          policy_pages.bp)
+    consent_guards.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from app.core.api import register_request_hooks
     from app.core.errors import register_error_handlers
 
-    register_request_hooks(app)
     register_error_handlers(app)

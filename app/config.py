@@ -68,6 +68,32 @@ def _database_url(default: str) -> str:
     return url
 
 
+DEFAULT_PROCESSORS = [
+    {"name": "微信登录 / 手机号快速验证 (WeChat)", "company": "深圳市腾讯计算机系统有限公司",
+     "purpose": "登录、获取您授权的手机号", "data": "微信 openid、手机号", "policy": "https://weixin.qq.com/"},
+    {"name": "微信支付 (WeChat Pay)", "company": "财付通支付科技有限公司",
+     "purpose": "订单支付与退款", "data": "订单号、金额、openid", "policy": "https://pay.weixin.qq.com/"},
+    {"name": "微信内容安全 (WeChat content security)", "company": "深圳市腾讯计算机系统有限公司",
+     "purpose": "检测上传图片与文字是否合规", "data": "待检测的图片与文字（检测后不保留）",
+     "policy": "https://weixin.qq.com/"},
+]
+
+
+def _processors(path: str | None) -> list[dict[str, str]]:
+    """The SDK / processor list (§6), from a JSON file when PROCESSORS_FILE is set."""
+    if not path:
+        return DEFAULT_PROCESSORS
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"PROCESSORS_FILE {path!r} is not a readable JSON list: {exc}") from exc
+    if not isinstance(data, list) or not all(isinstance(item, dict) and "name" in item for item in data):
+        raise ConfigError("PROCESSORS_FILE must hold a JSON list of objects with at least a 'name'")
+    return data
+
+
 class BaseConfig:
     """Settings shared by every environment; subclasses change the defaults only."""
 
@@ -120,6 +146,13 @@ class BaseConfig:
         self.WECHAT_CONNECT_TIMEOUT = float(env_str("WECHAT_CONNECT_TIMEOUT", "3"))
         self.WECHAT_READ_TIMEOUT = float(env_str("WECHAT_READ_TIMEOUT", "5"))
         self.WECHAT_MAX_ATTEMPTS = env_int("WECHAT_MAX_ATTEMPTS", 2)  # only for requests WeChat never saw
+
+        # Who runs the service (policy §11) and whom we share with (§6): served with the policy.
+        self.OPERATOR_NAME = env_str("OPERATOR_NAME", "上海禹幻科技有限公司")
+        self.OPERATOR_ADDRESS = env_str("OPERATOR_ADDRESS", "上海市徐汇区虹梅路 1900 号 6 楼 6-54 单元")
+        self.OPERATOR_EMAIL = env_str("OPERATOR_EMAIL", "miaohua_server@sensetime.com")
+        self.PROCESSORS = _processors(env_str("PROCESSORS_FILE"))
+        self.MINOR_AGE = env_int("MINOR_AGE", 14)  # below this, a guardian must consent (§9)
 
         # Accounts and sessions (policy §4, §7).
         self.SESSION_TTL_DAYS = env_int("SESSION_TTL_DAYS", 30)

@@ -60,8 +60,11 @@ class DevStack:
     def migrate(self, app) -> None:
         from flask_migrate import upgrade
 
+        from app.consent.policy import ensure_initial_version
+
         with app.app_context():
             upgrade()
+            ensure_initial_version()
 
     def start_embedded_queue(self, app, port: int) -> None:
         import fakeredis

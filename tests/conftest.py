@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from app import create_app
+from app.consent.policy import ensure_initial_version
 from app.core.jobs import redis_connection
 from app.extensions import db
 from app.wechat_sandbox import SandboxSettings, create_sandbox_app
@@ -102,6 +103,7 @@ def app(wechat_sandbox: Sandbox) -> Iterator[Flask]:
     with app.app_context():
         db.drop_all()
         db.create_all()
+        ensure_initial_version()
     yield app
     with app.app_context():
         db.drop_all()
@@ -124,6 +126,7 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
         db.session.commit()
+        ensure_initial_version()
         redis_connection(app).flushdb()
     request.getfixturevalue("wechat_sandbox").reset()
 

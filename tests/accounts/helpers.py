@@ -42,6 +42,13 @@ class Phone:
         assert response.status_code == expect, response.get_json()
         return response.get_json()
 
+    def accept(self, *purposes: str, version: str | None = None) -> None:
+        """Agree to the current policy for ``purposes`` (``service`` always included)."""
+        version = version or self.client.get("/api/v1/policy/current").get_json()["data"]["id"]
+        response = self.call("POST", "/api/v1/me/consents",
+                             json={"policy_version": version, "purposes": ["service", *purposes]})
+        assert response.status_code == 204, response.get_json()
+
     def get(self, path: str, **kwargs):
         return self.client.get(path, headers=self.headers(), **kwargs)
 

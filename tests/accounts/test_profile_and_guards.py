@@ -49,6 +49,7 @@ def test_phone_guard_refuses_users_without_a_phone(app, phone, wechat_sandbox):
     device = Phone(other.test_client(), wechat_sandbox)
     assert device.call("POST", "/api/v1/test/generate").status_code == 401
     device.login()
+    device.accept()
     refused = device.call("POST", "/api/v1/test/generate")
     assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "phone_binding_required"
     device.bind_phone()

@@ -1,0 +1,1 @@
+"""Privacy policy versions, per-purpose consent, age declarations and guardian consent (§8, §9, §10)."""

@@ -1,0 +1,64 @@
+"""Consent guards.
+
+- Every API endpoint outside the exempt blueprints (auth, profile and sessions, policy and consent,
+  user rights, health) needs the service terms accepted at or after the latest major policy version:
+  a before-request hook answers ``consent_required`` or ``policy_update_required`` otherwise. A newer
+  minor version is announced with the ``X-Policy-Notice`` response header instead.
+- ``@requires_consent("face_processing")`` on an endpoint adds its own purposes (and, for face
+  processing, the age declaration and a guardian's consent for under-14s).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Flask, Response, g, request
+from flask_login import current_user
+
+from app.accounts.auth import login_required
+from app.core.api import API_PREFIX
+
+from . import services
+
+_EXEMPT_BLUEPRINTS: set[str] = set()
+
+
+def exempt(*blueprints: Blueprint) -> None:
+    """Endpoints a user must reach before (or without) accepting the policy."""
+    _EXEMPT_BLUEPRINTS.update(bp.name for bp in blueprints)
+
+
+def is_exempt(blueprint_name: str | None) -> bool:
+    return blueprint_name is None or blueprint_name in _EXEMPT_BLUEPRINTS
+
+
+def requires_consent(*purposes: str) -> Callable:
+    def decorate(view: Callable) -> Callable:
+        @login_required
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            services.check_purposes(current_user, purposes)
+            return view(*args, **kwargs)
+
+        wrapper.required_purposes = purposes  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def require_current_policy() -> None:
+        if not request.path.startswith(API_PREFIX) or is_exempt(request.blueprint):
+            return
+        if current_user.is_authenticated:
+            services.check_policy_accepted(current_user)
+            g.policy_notice = services.policy_standing(current_user.id).notice
+
+    @app.after_request
+    def announce_minor_update(response: Response) -> Response:
+        if g.get("policy_notice"):
+            response.headers["X-Policy-Notice"] = "minor-update"
+        return response

@@ -1,0 +1,67 @@
+"""Readable HTML pages of the policy, its archive and the processor list (linked from §6 and §10)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template_string
+
+from . import policy
+
+bp = Blueprint("policy_pages", __name__)
+
+_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title>
+<style>body{max-width:46rem;margin:2rem auto;padding:0 1rem;font:16px/1.7 -apple-system,"PingFang SC",
+"Microsoft YaHei",sans-serif;color:#222}h1{font-size:1.6rem}h2{font-size:1.3rem;margin-top:2rem}
+.meta{color:#666;font-size:.9rem}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .5rem}
+nav a{margin-right:1rem}</style></head><body>
+<nav><a href="{{ url_for('policy_pages.current_page') }}">现行版本</a>
+<a href="{{ url_for('policy_pages.archive_page') }}">历史版本</a>
+<a href="{{ url_for('policy_pages.processors_page') }}">第三方 SDK 与合作方</a></nav>
+{{ body|safe }}
+<hr><p class="meta">运营者：{{ operator.name }}，{{ operator.address }}，联系邮箱 {{ operator.email }}</p>
+</body></html>"""
+
+
+def _render(title: str, body: str):
+    return render_template_string(_PAGE, title=title, body=body, operator=policy.operator())
+
+
+def _version_body(version) -> str:
+    meta = render_template_string(
+        '<p class="meta">版本 {{ v.id }} · 生效日期 {{ v.effective_at.date() }}{% if v.major %} · 重大变更{% endif %}'
+        '{% if v.summary %} · 变更摘要：{{ v.summary }}{% endif %}</p>', v=version)
+    return meta + policy.render_html(version.text_md)
+
+
+@bp.get("/privacy")
+def current_page():
+    version = policy.current()
+    return _render(version.title, _version_body(version))
+
+
+@bp.get("/privacy/versions/<version_id>")
+def version_page(version_id: str):
+    version = policy.get(version_id)
+    return _render(f"{version.title}（{version.id}）", _version_body(version))
+
+
+_ARCHIVE = """<h1>个人信息保护政策历史版本</h1><ul>{% for v in versions %}<li>
+<a href="{{ url_for('policy_pages.version_page', version_id=v.id) }}">{{ v.id }}</a>
+生效 {{ v.effective_at.date() }}{% if v.major %}（重大变更）{% endif %} {{ v.summary }}</li>{% endfor %}</ul>"""
+
+_PROCESSORS = """<h1>第三方 SDK 与合作方清单</h1><table>
+<tr><th>名称</th><th>公司</th><th>目的</th><th>信息</th><th>隐私政策</th></tr>
+{% for p in processors %}<tr><td>{{ p.name }}</td><td>{{ p.company }}</td><td>{{ p.purpose }}</td>
+<td>{{ p.data }}</td><td><a href="{{ p.policy }}">链接</a></td></tr>{% endfor %}</table>"""
+
+
+@bp.get("/privacy/versions")
+def archive_page():
+    return _render("历史版本", render_template_string(_ARCHIVE, versions=policy.all_versions()))
+
+
+@bp.get("/privacy/processors")
+def processors_page():
+    return _render("第三方 SDK 与合作方清单", render_template_string(_PROCESSORS, processors=policy.processors()))

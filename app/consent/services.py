@@ -1,0 +1,250 @@
+"""Consent rules: give, withdraw, derive the current state, age and guardian consent.
+
+The history is append-only; the state of a purpose is its latest record. A user has accepted the
+policy when their latest ``service`` consent names a version at or after the latest *major*
+version; a newer *minor* version is only a notice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.accounts import phones, risk, sms
+from app.accounts.models import User
+from app.core import events
+from app.core.db import utcnow
+from app.core.errors import ApiError, Conflict, Forbidden, ValidationFailed
+from app.extensions import db
+
+from . import policy
+from .models import AgeDeclaration, ConsentRecord, GuardianConsent, PolicyVersion
+from .purposes import FACE_PROCESSING, PURPOSES, SERVICE
+
+log = logging.getLogger(__name__)
+
+GIVEN, WITHDRAWN = "given", "withdrawn"
+GUARDIAN_SMS_PURPOSE = "guardian"
+
+
+class ConsentRequired(Forbidden):
+    code, message = "consent_required", "Please agree to how we use your information for this feature."
+
+
+class PolicyUpdateRequired(Forbidden):
+    code, message = "policy_update_required", "Our privacy policy changed; please read and accept it to continue."
+
+
+class AgeDeclarationRequired(Forbidden):
+    code, message = "age_declaration_required", "Please tell us your age first."
+
+
+class GuardianConsentRequired(Forbidden):
+    code, message = "guardian_consent_required", "Users under 14 need a parent or guardian's consent first."
+
+
+@dataclass(frozen=True)
+class PurposeState:
+    purpose: str
+    given: bool
+    policy_version_id: str | None
+    at: datetime | None
+
+
+def latest_records(user_id: int) -> dict[str, ConsentRecord]:
+    latest: dict[str, ConsentRecord] = {}
+    for record in db.session.scalars(select(ConsentRecord).where(ConsentRecord.user_id == user_id)
+                                     .order_by(ConsentRecord.id)):
+        latest[record.purpose] = record
+    return latest
+
+
+def purpose_states(user_id: int) -> dict[str, PurposeState]:
+    latest = latest_records(user_id)
+    states = {}
+    for purpose in PURPOSES:
+        record = latest.get(purpose)
+        states[purpose] = PurposeState(purpose, bool(record and record.action == GIVEN),
+                                       record.policy_version_id if record else None,
+                                       record.created_at if record else None)
+    return states
+
+
+@dataclass(frozen=True)
+class PolicyStanding:
+    accepted_version_id: str | None
+    current: PolicyVersion
+    update_required: bool
+    notice: bool  # a newer minor version the user has not seen yet
+
+
+def policy_standing(user_id: int, latest: dict[str, ConsentRecord] | None = None) -> PolicyStanding:
+    latest = latest if latest is not None else latest_records(user_id)
+    current = policy.current()
+    record = latest.get(SERVICE)
+    accepted = record.policy_version if record and record.action == GIVEN else None
+    accepted_sequence = accepted.sequence if accepted else 0
+    return PolicyStanding(
+        accepted_version_id=accepted.id if accepted else None, current=current,
+        update_required=accepted is not None and accepted_sequence < policy.latest_major_sequence(),
+        notice=accepted is not None and accepted_sequence < current.sequence,
+    )
+
+
+def give(user: User, purposes: list[str], version_id: str, channel: str, client_info: dict) -> None:
+    current = policy.current()
+    if version_id != current.id:
+        raise Conflict("Accept the current version of the policy.", code="stale_policy_version",
+                       details={"current_version": current.id})
+    unknown = [p for p in purposes if p not in PURPOSES]
+    if unknown:
+        raise ValidationFailed(details={"fields": [{"field": "purposes", "location": "body", "type": "unknown_purpose",
+                                                    "message": f"unknown purposes: {', '.join(unknown)}"}]})
+    latest = latest_records(user.id)
+    if SERVICE not in purposes and not (latest.get(SERVICE) and latest[SERVICE].action == GIVEN):
+        raise ConsentRequired("Accept the basic service terms first.", details={"missing": [SERVICE]})
+    for purpose in dict.fromkeys(purposes):
+        db.session.add(ConsentRecord(user_id=user.id, purpose=purpose, action=GIVEN, policy_version_id=current.id,
+                                     channel=channel, client_info=client_info))
+    db.session.commit()
+
+
+def withdraw(user: User, purpose: str, channel: str, client_info: dict) -> None:
+    if purpose not in PURPOSES:
+        raise ApiError("No such purpose.", code="unknown_purpose")
+    if PURPOSES[purpose].required:
+        raise Conflict("The basic service cannot work without this; cancel the account instead.",
+                       code="required_purpose", details={"purpose": purpose})
+    state = purpose_states(user.id)[purpose]
+    if not state.given:
+        return  # withdrawing what is not given changes nothing (and records nothing)
+    db.session.add(ConsentRecord(user_id=user.id, purpose=purpose, action=WITHDRAWN,
+                                 policy_version_id=policy.current().id, channel=channel, client_info=client_info))
+    events.consent_withdrawn.send(current_app._get_current_object(), user_id=user.id, purpose=purpose)
+    if purpose == FACE_PROCESSING:
+        events.face_data_deletion_required.send(current_app._get_current_object(), user_id=user.id,
+                                                reason="face_processing_consent_withdrawn")
+    db.session.commit()
+
+
+def history(user_id: int) -> list[ConsentRecord]:
+    return list(db.session.scalars(select(ConsentRecord).where(ConsentRecord.user_id == user_id)
+                                   .order_by(ConsentRecord.id.desc())))
+
+
+# --- age and guardians ---------------------------------------------------------------------------
+
+def latest_age(user_id: int) -> AgeDeclaration | None:
+    return db.session.scalar(select(AgeDeclaration).where(AgeDeclaration.user_id == user_id)
+                             .order_by(AgeDeclaration.id.desc()).limit(1))
+
+
+def is_minor(declaration: AgeDeclaration) -> bool:
+    """With only a birth year, someone born in year B is Y-B or Y-B-1 years old: assume the younger."""
+    if declaration.birth_year is None:
+        return not declaration.adult_confirmed
+    return utcnow().year - declaration.birth_year - 1 < current_app.config["MINOR_AGE"]
+
+
+def active_guardian_consent(user_id: int) -> GuardianConsent | None:
+    return db.session.scalar(select(GuardianConsent).where(GuardianConsent.user_id == user_id,
+                                                           GuardianConsent.withdrawn_at.is_(None))
+                             .order_by(GuardianConsent.id.desc()).limit(1))
+
+
+def declare_age(user: User, birth_year: int | None, adult_confirmed: bool) -> AgeDeclaration:
+    declaration = AgeDeclaration(user_id=user.id, birth_year=birth_year, adult_confirmed=adult_confirmed)
+    db.session.add(declaration)
+    db.session.flush()
+    if is_minor(declaration) and active_guardian_consent(user.id) is None:
+        # A child's face data may only be processed with a guardian's consent: stop and delete (§9).
+        events.face_data_deletion_required.send(current_app._get_current_object(), user_id=user.id,
+                                                reason="minor_without_guardian_consent")
+    db.session.commit()
+    return declaration
+
+
+def send_guardian_code(user: User, guardian_phone: str) -> int:
+    _refuse_own_phone(user, guardian_phone)
+    phone_key = phones.phone_hash(guardian_phone)
+    risk.limit_sms_send(phone_key, None)
+    code, ttl = sms.issue_code(phone_key, GUARDIAN_SMS_PURPOSE)
+    db.session.commit()
+    sms.deliver(guardian_phone, code, ttl)
+    return ttl
+
+
+def record_guardian_consent(user: User, guardian_phone: str, code: str, relation: str, purposes: list[str],
+                            version_id: str) -> GuardianConsent:
+    _refuse_own_phone(user, guardian_phone)
+    current = policy.current()
+    if version_id != current.id:
+        raise Conflict("Accept the current version of the policy.", code="stale_policy_version",
+                       details={"current_version": current.id})
+    phone_key = phones.phone_hash(guardian_phone)
+    risk.limit_sms_verify(phone_key)
+    sms.verify_code(phone_key, GUARDIAN_SMS_PURPOSE, code)
+    consent = GuardianConsent(user_id=user.id, guardian_phone_hash=phone_key,
+                              guardian_phone_masked=phones.mask(guardian_phone), relation=relation,
+                              purposes=sorted(set(purposes)), policy_version_id=current.id)
+    db.session.add(consent)
+    db.session.flush()
+    for purpose in consent.purposes:
+        db.session.add(ConsentRecord(user_id=user.id, purpose=purpose, action=GIVEN, policy_version_id=current.id,
+                                     channel="guardian", client_info={"relation": relation},
+                                     guardian_consent_id=consent.id))
+    db.session.commit()
+    return consent
+
+
+def withdraw_guardian_consent(user: User) -> bool:
+    consent = active_guardian_consent(user.id)
+    if consent is None:
+        return False
+    consent.withdrawn_at = utcnow()
+    declaration = latest_age(user.id)
+    if declaration is not None and is_minor(declaration):
+        events.face_data_deletion_required.send(current_app._get_current_object(), user_id=user.id,
+                                                reason="guardian_consent_withdrawn")
+    db.session.commit()
+    return True
+
+
+def _refuse_own_phone(user: User, guardian_phone: str) -> None:
+    if user.phone_hash and user.phone_hash == phones.phone_hash(guardian_phone):
+        raise ValidationFailed("The guardian's phone must not be your own.", code="guardian_phone_is_own",
+                               details={"fields": [{"field": "phone", "location": "body", "type": "own_phone",
+                                                    "message": "must be the guardian's phone"}]})
+
+
+# --- what an endpoint needs ------------------------------------------------------------------------
+
+def check_policy_accepted(user: User) -> None:
+    """The global check: the service terms, at or after the latest major policy version."""
+    latest = latest_records(user.id)
+    record = latest.get(SERVICE)
+    if record is None or record.action != GIVEN:
+        raise ConsentRequired(details={"missing": [SERVICE], "policy_version": policy.current().id})
+    standing = policy_standing(user.id, latest)
+    if standing.update_required:
+        raise PolicyUpdateRequired(details={"policy_version": standing.current.id,
+                                            "summary": standing.current.summary})
+
+
+def check_purposes(user: User, purposes: tuple[str, ...]) -> None:
+    states = purpose_states(user.id)
+    missing = [p for p in purposes if not states[p].given]
+    if missing:
+        raise ConsentRequired(details={"missing": missing, "policy_version": policy.current().id})
+    if FACE_PROCESSING in purposes:
+        declaration = latest_age(user.id)
+        if declaration is None:
+            raise AgeDeclarationRequired()
+        if is_minor(declaration):
+            guardian = active_guardian_consent(user.id)
+            if guardian is None or FACE_PROCESSING not in guardian.purposes:
+                raise GuardianConsentRequired()

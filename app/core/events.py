@@ -1,0 +1,14 @@
+"""Domain events: one domain announces, others react, without importing each other.
+
+Receivers run synchronously in the request, inside its transaction; slow work goes to a job.
+- ``consent_withdrawn(user_id, purpose)``: the user withdrew consent for ``purpose``.
+- ``face_data_deletion_required(user_id, reason)``: every portrait, avatar and queued face job of
+  this user must go (withdrawn face consent, a minor found without guardian consent, …).
+"""
+
+from blinker import Namespace
+
+signals = Namespace()
+
+consent_withdrawn = signals.signal("consent-withdrawn")
+face_data_deletion_required = signals.signal("face-data-deletion-required")

@@ -1,0 +1,61 @@
+"""The policy as JSON and as readable pages, with its archive, operator and processor list."""
+
+from tests.consent.conftest import publish
+
+HEADINGS = ["秒画趣拍个人信息保护政策", "一、本政策适用范围", "二、我们如何收集和使用您的个人信息", "八、您的权利",
+            "九、我们如何处理儿童的个人信息", "十、本政策的变更和修订", "十一、如何联系我们"]
+
+
+def test_current_policy_as_json_with_operator_purposes_and_processors(client):
+    data = client.get("/api/v1/policy/current").get_json()["data"]
+    assert data["id"] == "2024-07-04" and data["major"] is True
+    assert data["text_markdown"].startswith("\n# 秒画趣拍个人信息保护政策") or "秒画趣拍" in data["text_markdown"][:40]
+    assert data["operator"] == {"name": "上海禹幻科技有限公司", "address": "上海市徐汇区虹梅路 1900 号 6 楼 6-54 单元",
+                                "email": "miaohua_server@sensetime.com"}
+    assert {p["id"] for p in data["purposes"]} == {"service", "face_processing", "avatar_storage", "marketing"}
+    assert all(p["legal_basis"] for p in data["purposes"])
+    processors = client.get(data["processors_url"])
+    assert processors.status_code == 200 and "微信支付" in processors.get_data(as_text=True)
+    assert client.get("/api/v1/policy/processors").get_json()["data"]["processors"]
+
+
+def test_policy_page_renders_the_chinese_text(client):
+    page = client.get("/privacy")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    for heading in HEADINGS:
+        assert heading in html, heading
+    assert "<h2>一、本政策适用范围</h2>" in html
+    assert "<strong>本服务</strong>" in html  # bold
+    assert "<li>" in html  # lists
+    assert "上海禹幻科技有限公司" in html
+
+
+def test_old_versions_stay_readable_after_a_new_one(app, client):
+    publish(app, "2026-12-01", major=True, summary="新增数字分身保存",
+            text="# 秒画个人信息保护政策（2026）\n\n## 新章节\n")
+    versions = client.get("/api/v1/policy/versions").get_json()["data"]["versions"]
+    assert [v["id"] for v in versions] == ["2026-12-01", "2024-07-04"]
+    assert client.get("/api/v1/policy/current").get_json()["data"]["id"] == "2026-12-01"
+    old = client.get("/privacy/versions/2024-07-04").get_data(as_text=True)
+    assert "一、本政策适用范围" in old
+    assert "新增数字分身保存" in client.get("/privacy/versions").get_data(as_text=True)
+    missing = client.get("/api/v1/policy/versions/1999-01-01")
+    assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "policy_version_not_found"
+
+
+def test_policy_text_is_sanitised(app, client):
+    publish(app, "evil", major=False, text="# T\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1))\n")
+    html = client.get("/privacy/versions/evil").get_data(as_text=True)
+    assert "<script>alert" not in html and "javascript:" not in html
+
+
+def test_publishing_through_the_cli(app, tmp_path):
+    text = tmp_path / "policy.md"
+    text.write_text("# 新政策\n\n内容\n", encoding="utf-8")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["policy", "publish", "2027-01-01", str(text), "--minor", "--summary", "措辞调整"])
+    assert result.exit_code == 0, result.output
+    again = runner.invoke(args=["policy", "publish", "2027-01-01", str(text), "--minor", "--summary", "x"])
+    assert again.exit_code != 0  # a published version is never edited
+    assert runner.invoke(args=["policy", "init"]).output.strip() == "a policy is already published"
