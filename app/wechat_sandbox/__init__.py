@@ -11,7 +11,8 @@ exist when ``MIAOHUA_ENV`` or ``FLASK_ENV`` is ``production``.
 
 Modules: :mod:`.settings` (``WECHAT_SANDBOX_*`` variables), :mod:`.state` (memory and WeChat's
 rules), :mod:`.miniprogram` (the emulated WeChat API), :mod:`.devtools` (developer API and page
-under ``/sandbox/``), :mod:`.media_check` and :mod:`.push` (asynchronous verdicts, encrypted push).
+under ``/sandbox/``), :mod:`.media_check` and :mod:`.push` (asynchronous verdicts, encrypted push),
+:mod:`.pay` (WeChat Pay API v3, ``api.mch.weixin.qq.com``: ``/v3/…`` and ``/sandbox/api/pay/…``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from flask import Flask
 
 from app.wechat_sandbox import devtools, miniprogram
 from app.wechat_sandbox.clock import SandboxClock
+from app.wechat_sandbox.pay import api as pay_api
+from app.wechat_sandbox.pay import dev as pay_dev
+from app.wechat_sandbox.pay.state import PayState
 from app.wechat_sandbox.settings import SandboxApp, SandboxSettings, refuse_production
 from app.wechat_sandbox.state import SandboxState
 
@@ -33,7 +37,8 @@ def create_sandbox_app(settings: SandboxSettings | None = None, clock: SandboxCl
 
     Raises RuntimeError in production (see :func:`~app.wechat_sandbox.settings.refuse_production`).
     The state is ``app.extensions["wechat_sandbox"]`` (a :class:`SandboxState`) for tests that
-    want to look inside without going through the dev API.
+    want to look inside without going through the dev API; WeChat Pay's is
+    ``app.extensions["wechat_sandbox_pay"]`` (a :class:`~app.wechat_sandbox.pay.state.PayState`).
     """
     refuse_production()
     settings = settings or SandboxSettings.from_env()
@@ -41,7 +46,13 @@ def create_sandbox_app(settings: SandboxSettings | None = None, clock: SandboxCl
     # WeChat's bodies are small; refuse anything absurd before buffering it (HTTP 413).
     sandbox.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     sandbox.json.sort_keys = False  # type: ignore[attr-defined]  # keep WeChat's field order in dev answers
-    sandbox.extensions[miniprogram.EXTENSION_KEY] = SandboxState(settings, clock)
+    state = SandboxState(settings, clock)
+    sandbox.extensions[miniprogram.EXTENSION_KEY] = state
     sandbox.register_blueprint(miniprogram.blueprint)
     sandbox.register_blueprint(devtools.blueprint)
+    # WeChat Pay API v3 (api.mch.weixin.qq.com), its dev API and page: see app.wechat_sandbox.pay.
+    if settings.pay.enabled:
+        sandbox.extensions[pay_api.PAY_EXTENSION_KEY] = PayState(settings, state)
+        sandbox.register_blueprint(pay_api.blueprint)
+        sandbox.register_blueprint(pay_dev.blueprint)
     return sandbox

@@ -29,8 +29,11 @@ here tests and developers ask for them.  Errors are ``{"error": "..."}`` with HT
 ``GET|POST|DELETE /sandbox/api/faults``     ``{path, mode: delay|errcode|http500|garbage, count?: 1,
                                             seconds?, errcode?: -1, errmsg?}`` → ``{faults: [...]}``
 ``POST /sandbox/api/reset``                 → ``{reset: true}``: default users only, clock back, no
-                                            tokens, codes, registries, records or faults
+                                            tokens, codes, registries, records or faults (WeChat Pay's too)
 ==========================================  =============================================================
+
+WeChat Pay's developer API lives under ``/sandbox/api/pay/…`` and its page at ``/sandbox/pay``
+(:mod:`app.wechat_sandbox.pay.dev`).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template_string, request
+from flask import Blueprint, Response, current_app, jsonify, render_template_string, request
 
 from app.wechat_sandbox import errors
 from app.wechat_sandbox.miniprogram import EMULATED_PATHS, sandbox_state
@@ -307,6 +310,9 @@ def faults() -> Response:
 @blueprint.post("/api/reset")
 def reset() -> Response:
     sandbox_state().reset()
+    pay_state = current_app.extensions.get("wechat_sandbox_pay")  # WeChat Pay, when enabled
+    if pay_state is not None:
+        pay_state.reset()
     return jsonify({"reset": True})
 
 
@@ -317,7 +323,8 @@ table{border-collapse:collapse;margin-bottom:1em}
 td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}
 form{margin:.4em 0}pre{background:#f4f4f4;padding:.5em}code{font-size:12px}</style></head><body>
 <h1>WeChat sandbox</h1>
-<p>Not WeChat: a development emulator of api.weixin.qq.com. Clock: {{ now }} (advanced {{ offset }} s).</p>
+<p>Not WeChat: a development emulator of api.weixin.qq.com. Clock: {{ now }} (advanced {{ offset }} s).
+WeChat Pay (api.mch.weixin.qq.com): <a href="pay">payments page</a>.</p>
 <h2>Apps</h2><table><tr><th>appid</th><th>original id</th><th>unionid</th><th>push URL</th></tr>
 {% for app in apps %}<tr><td><code>{{ app.appid }}</code></td><td>{{ app.original_id }}</td>
 <td>{{ app.unionid_enabled }}</td><td>{{ app.push_url or "(none)" }}</td></tr>{% endfor %}</table>

@@ -19,6 +19,7 @@ working development app, so ``python -m app.wechat_sandbox`` needs no configurat
 ``WECHAT_SANDBOX_<FIELD>``             any numeric field of :class:`SandboxSettings`, e.g.
                                        ``WECHAT_SANDBOX_MEDIA_CHECK_DELAY=0``,
                                        ``WECHAT_SANDBOX_ACCESS_TOKEN_TTL=60``, ``..._CODE_TTL``
+``WECHAT_SANDBOX_PAY_*``               WeChat Pay API v3: see :mod:`app.wechat_sandbox.pay.settings`
 =====================================  ===================================================================
 
 The sandbox must never run in production; :func:`refuse_production` is the single check used by both
@@ -34,7 +35,11 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.wechat_sandbox.pay.settings import PaySettings
 
 ENV_PREFIX = "WECHAT_SANDBOX_"
 PRODUCTION_ENV_NAMES = frozenset({"production", "prod"})
@@ -143,6 +148,8 @@ class SandboxSettings:
     push_timeout: float = 5.0
     push_retry_delays: tuple[float, ...] = (1.0, 5.0, 15.0)
     max_fault_delay: float = 120.0
+    # WeChat Pay API v3 (imported lazily: app.wechat_sandbox.pay.settings imports this module).
+    pay: PaySettings = field(default_factory=lambda: _pay_settings_class()())
 
     def __post_init__(self) -> None:
         if not self.apps:
@@ -217,8 +224,15 @@ class SandboxSettings:
         return cls(
             apps=tuple(apps),
             id_secret=get("ID_SECRET", DEFAULT_ID_SECRET),
+            pay=_pay_settings_class().from_env(environ),
             **overrides,  # type: ignore[arg-type]
         )
+
+
+def _pay_settings_class() -> type[PaySettings]:
+    from app.wechat_sandbox.pay.settings import PaySettings
+
+    return PaySettings
 
 
 def _parse_bool(name: str, raw: str) -> bool:

@@ -262,3 +262,201 @@ def make_client(sandbox: RunningSandbox) -> Callable[..., SandboxWeChatClient]:
 @pytest.fixture
 def client(make_client: Callable[..., SandboxWeChatClient]) -> SandboxWeChatClient:
     return make_client()
+
+
+# -- WeChat Pay API v3 ---------------------------------------------------------------------------------
+# The pay tests use the real ``wechatpayv3`` client against the sandbox's /v3/ API, and a receiver that
+# plays the backend's notify_url.  Keys are generated once per session (RSA is slow) in a temp dir.
+
+PAY_NOTIFY_PATH = "/wechatpay/notify"
+
+
+@dataclass
+class ReceivedNotification:
+    headers: dict[str, str]
+    body: bytes
+    received_at: float
+
+
+@dataclass
+class PayReceiver:
+    """The backend's notify_url: records each POST (raw body, headers) and answers the queued statuses.
+
+    ``statuses`` are answered first (then ``default_status``); ``delays`` are slept before answering the
+    first requests (to exceed the sandbox's notify timeout); ``verifier(headers, body) -> bool``, when set,
+    makes it answer 401 to notifications that do not verify, as a backend must.
+    """
+
+    url: str = ""
+    notifications: list[ReceivedNotification] = field(default_factory=list)
+    statuses: deque[int] = field(default_factory=deque)
+    default_status: int = 204
+    delays: deque[float] = field(default_factory=deque)
+    verifier: Callable[[Any, bytes], bool] | None = None
+    condition: threading.Condition = field(default_factory=threading.Condition)
+
+    @property
+    def notify_url(self) -> str:
+        return self.url + PAY_NOTIFY_PATH
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedNotification]:
+        with self.condition:
+            if not self.condition.wait_for(lambda: len(self.notifications) >= count, timeout):
+                raise AssertionError(f"expected {count} notifications, got {len(self.notifications)}")
+            return list(self.notifications)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        if request.method != "POST" or request.path != PAY_NOTIFY_PATH:
+            return Response(status=404)(environ, start_response)
+        body = request.get_data()
+        with self.condition:
+            status = self.statuses.popleft() if self.statuses else self.default_status
+            delay = self.delays.popleft() if self.delays else 0.0
+            self.notifications.append(ReceivedNotification(dict(request.headers), body, time.time()))
+            self.condition.notify_all()
+        if self.verifier is not None and not self.verifier(request.headers, body):
+            status = 401
+        time.sleep(delay)
+        if status in (200, 204):
+            response = Response(status=status)
+        else:
+            response = Response('{"code":"FAIL","message":"失败"}', status=status, mimetype="application/json")
+        return response(environ, start_response)
+
+
+@pytest.fixture(scope="session")
+def pay_keys_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A keys directory generated once for the session (merchant, public key, platform certificate)."""
+    from app.wechat_sandbox.pay import dev_credentials
+
+    directory = tmp_path_factory.mktemp("wechatpay") / "keys"
+    dev_credentials(directory)
+    return str(directory)
+
+
+@pytest.fixture(scope="session")
+def pay_credentials(pay_keys_dir: str) -> dict[str, Any]:
+    from app.wechat_sandbox.pay import dev_credentials
+
+    return dev_credentials(pay_keys_dir)
+
+
+@pytest.fixture
+def pay_receiver() -> Iterator[PayReceiver]:
+    receiver = PayReceiver()
+    with serve(receiver) as url:
+        receiver.url = url
+        yield receiver
+
+
+@pytest.fixture
+def pay_settings(pay_keys_dir: str, pay_receiver: PayReceiver) -> Any:
+    """Fast payments: refunds settle in 50 ms, notification retries in milliseconds (×0.001)."""
+    from app.wechat_sandbox.pay import PaySettings
+
+    return PaySettings(keys_dir=pay_keys_dir, notify_url=pay_receiver.notify_url, refund_delay=0.05,
+                       notify_time_scale=0.001, notify_timeout=1.0)
+
+
+@pytest.fixture
+def pay_sandbox_app(pay_settings: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.delenv("MIAOHUA_ENV", raising=False)
+    monkeypatch.delenv("FLASK_ENV", raising=False)
+    return create_sandbox_app(SandboxSettings(pay=pay_settings))
+
+
+@pytest.fixture
+def pay_sandbox(pay_sandbox_app: Any) -> Iterator[RunningSandbox]:
+    """A sandbox with WeChat Pay (default app, users alice and bob) on a loopback port."""
+    with serve(pay_sandbox_app) as url:
+        yield RunningSandbox(url=url, state=pay_sandbox_app.extensions["wechat_sandbox"])
+
+
+@pytest.fixture
+def pay_state(pay_sandbox_app: Any) -> Any:
+    """The served sandbox's :class:`~app.wechat_sandbox.pay.state.PayState` (keys, records)."""
+    return pay_sandbox_app.extensions["wechat_sandbox_pay"]
+
+
+def sandbox_wechatpay(gateway: str, credentials: dict[str, Any], *, mode: str = "public_key", **options: Any) -> Any:
+    """A real ``wechatpayv3.WeChatPay`` talking to the sandbox: the way the backend builds it in development.
+
+    Public-key mode needs no network in the constructor; certificate mode is given ``cert_dir`` (the
+    platform certificate written by ``dev_credentials``) so that the constructor loads it from disk instead
+    of downloading it from the official gateway.  Then the private ``_core._gate_way`` is moved.
+    """
+    from wechatpayv3 import WeChatPay, WeChatPayType
+
+    arguments: dict[str, Any] = {
+        "wechatpay_type": WeChatPayType.MINIPROG,
+        "mchid": credentials["mchid"],
+        "private_key": credentials["merchant_private_key"],
+        "cert_serial_no": credentials["merchant_cert_serial_no"],
+        "appid": credentials["appid"],
+        "apiv3_key": credentials["apiv3_key"],
+        "timeout": (5, 10),
+    }
+    if mode == "public_key":
+        arguments.update(public_key=credentials["wechatpay_public_key"],
+                         public_key_id=credentials["wechatpay_public_key_id"])
+    else:
+        arguments["cert_dir"] = credentials["platform_cert_dir"]
+    arguments.update(options)
+    wxpay = WeChatPay(**arguments)
+    wxpay._core._gate_way = gateway.rstrip("/")
+    return wxpay
+
+
+@pytest.fixture
+def make_wxpay(pay_sandbox: RunningSandbox, pay_credentials: dict[str, Any],
+               pay_receiver: PayReceiver) -> Callable[..., Any]:
+    def make(mode: str = "public_key", **options: Any) -> Any:
+        options.setdefault("notify_url", pay_receiver.notify_url)
+        return sandbox_wechatpay(pay_sandbox.url, pay_credentials, mode=mode, **options)
+
+    return make
+
+
+@pytest.fixture
+def wxpay(make_wxpay: Callable[..., Any]) -> Any:
+    return make_wxpay()
+
+
+@pytest.fixture
+def alice_openid(pay_sandbox: RunningSandbox, pay_credentials: dict[str, Any]) -> str:
+    return pay_sandbox.state.openid_for(pay_credentials["appid"], "alice")
+
+
+def open_notification(received: ReceivedNotification, credentials: dict[str, Any]) -> tuple[dict, dict]:
+    """Verify and decrypt a notification the way a backend must; returns (envelope, decrypted resource).
+
+    Signature over the *raw* body with the WeChat Pay public key (``PUB_KEY_ID_…`` serial) or the platform
+    certificate (its serial), timestamp within 5 minutes, then AES-256-GCM with the APIv3 key.
+    Raises ``InvalidSignature`` / ``InvalidTag`` / AssertionError.
+    """
+    import base64
+    import json
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.hashes import SHA256
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    headers = {name.lower(): value for name, value in received.headers.items()}
+    serial = headers["wechatpay-serial"]
+    if serial == credentials["wechatpay_public_key_id"]:
+        key = load_pem_public_key(credentials["wechatpay_public_key"].encode())
+    else:
+        assert serial == credentials["platform_certificate_serial_no"], serial
+        key = x509.load_pem_x509_certificate(credentials["platform_certificate"].encode()).public_key()
+    assert headers["wechatpay-signature-type"] == "WECHATPAY2-SHA256-RSA2048"
+    message = f"{headers['wechatpay-timestamp']}\n{headers['wechatpay-nonce']}\n{received.body.decode()}\n"
+    key.verify(base64.b64decode(headers["wechatpay-signature"]), message.encode(), PKCS1v15(), SHA256())
+    assert abs(time.time() - int(headers["wechatpay-timestamp"])) <= 300
+    envelope = json.loads(received.body)
+    resource = envelope["resource"]
+    plaintext = AESGCM(credentials["apiv3_key"].encode()).decrypt(
+        resource["nonce"].encode(), base64.b64decode(resource["ciphertext"]), resource["associated_data"].encode())
+    return envelope, json.loads(plaintext)
