@@ -76,13 +76,24 @@ def register_blueprints(app: Flask) -> None:
     from app.consent import views as consent_views
     from app.core import health, openapi
     from app.ops import cli as ops_cli
+    from app.ops import keys_cli
+    from app.privacy import views as privacy_views
+    from app.uploads import cli as uploads_cli
+    from app.uploads import events as uploads_events
+    from app.uploads import views as uploads_views
 
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(ops_cli.bp)
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(accounts_cli.bp)
+    app.register_blueprint(keys_cli.bp)
     app.register_blueprint(consent_views.bp)
+    app.register_blueprint(uploads_views.bp)
+    app.register_blueprint(uploads_views.wechat_push_bp)
+    app.register_blueprint(uploads_cli.bp)
+    app.register_blueprint(privacy_views.bp)
+    uploads_events.connect()
     app.register_blueprint(consent_cli.bp)
     app.register_blueprint(policy_pages.bp)
     if app.config["SMS_PROVIDER"] == "sandbox":  # never in production (config refuses it there)
@@ -90,7 +101,7 @@ def register_blueprints(app: Flask) -> None:
     # Reachable before (or without) accepting the policy: health, docs, login, profile and sessions,
     # the policy and consent themselves. Everything else needs the current policy accepted.
     consent_guards.exempt(health.bp, openapi.bp, accounts_views.bp, accounts_views.dev_bp, consent_views.bp,
-                          policy_pages.bp)
+                          policy_pages.bp, privacy_views.bp, uploads_views.wechat_push_bp)
     consent_guards.init_app(app)
 
 

@@ -23,6 +23,8 @@ WECHAT_PAY_BASE_URL = "https://api.mch.weixin.qq.com"
 # The WeChat sandbox's default emulated mini-program (development credentials, public by design).
 SANDBOX_APPID = "wx5a1d0b0c0ffee001"
 SANDBOX_APP_SECRET = "sandbox-app-secret"  # noqa: S105
+SANDBOX_PUSH_TOKEN = "sandbox-push-token"  # noqa: S105
+SANDBOX_PUSH_AES_KEY = "G6rj5V0M5XnL4638pbuQlCiPyGopowuURYwfSDfRSiM"
 
 # Where `make run` serves its embedded Redis-compatible queue server when REDIS_URL is unset.
 EMBEDDED_REDIS_DEFAULT_PORT = 6399
@@ -147,6 +149,33 @@ class BaseConfig:
         self.WECHAT_READ_TIMEOUT = float(env_str("WECHAT_READ_TIMEOUT", "5"))
         self.WECHAT_MAX_ATTEMPTS = env_int("WECHAT_MAX_ATTEMPTS", 2)  # only for requests WeChat never saw
 
+        # Files: only ciphertext reaches storage (app/core/vault.py).
+        self.STORAGE_BACKEND = env_str("STORAGE_BACKEND", "local")  # local | s3
+        self.STORAGE_LOCAL_ROOT = env_str("STORAGE_LOCAL_ROOT", str(INSTANCE_DIR / "objects"))
+        self.S3_BUCKET = env_str("S3_BUCKET")
+        self.S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL")  # unset: AWS; set for any S3-compatible store
+        self.S3_REGION = env_str("S3_REGION", "cn-north-1")
+        self.S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID")
+        self.S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY")
+        # Where WeChat (content checks) and browsers fetch signed media URLs from.
+        self.PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", f"http://127.0.0.1:{env_int('WEB_PORT', 5000)}")
+        self.MEDIA_URL_TTL_S = env_int("MEDIA_URL_TTL_S", 600)
+
+        # Portrait uploads (policy §2.1).
+        self.UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 15 * 1024 * 1024)
+        self.UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000)
+        self.UPLOAD_MIN_SIDE = env_int("UPLOAD_MIN_SIDE", 256)
+        self.UPLOAD_UNCLAIMED_TTL_S = env_int("UPLOAD_UNCLAIMED_TTL_S", 30 * 60)
+        self.SWEEP_UPLOADS_INTERVAL_S = env_int("SWEEP_UPLOADS_INTERVAL_S", 60)
+        self.FACE_CHECK_ENABLED = env_bool("FACE_CHECK_ENABLED", True)
+        self.CONTENT_CHECK_ENABLED = env_bool("CONTENT_CHECK_ENABLED", True)
+        self.CONTENT_CHECK_TIMEOUT_S = env_int("CONTENT_CHECK_TIMEOUT_S", 600)
+        self.CONTENT_CHECK_TIMEOUT_POLICY = env_str("CONTENT_CHECK_TIMEOUT_POLICY", "reject")  # reject | accept
+        # WeChat message push (content-check verdicts): Token and EncodingAESKey of the mini-program.
+        self.WECHAT_PUSH_TOKEN = env_str("WECHAT_PUSH_TOKEN", SANDBOX_PUSH_TOKEN if self.WECHAT_SANDBOX else None)
+        self.WECHAT_PUSH_AES_KEY = env_str("WECHAT_PUSH_AES_KEY",
+                                           SANDBOX_PUSH_AES_KEY if self.WECHAT_SANDBOX else None)
+
         # Who runs the service (policy §11) and whom we share with (§6): served with the policy.
         self.OPERATOR_NAME = env_str("OPERATOR_NAME", "上海禹幻科技有限公司")
         self.OPERATOR_ADDRESS = env_str("OPERATOR_ADDRESS", "上海市徐汇区虹梅路 1900 号 6 楼 6-54 单元")
@@ -194,6 +223,10 @@ class BaseConfig:
         """Fail fast on settings that cannot work; stricter in production."""
         if self.REDIS_URL and self.REDIS_URL.startswith("fakeredis://") and not self.TESTING:
             raise ConfigError("REDIS_URL=fakeredis:// (in-process fake) is for tests only")
+        if self.STORAGE_BACKEND not in ("local", "s3") or (self.STORAGE_BACKEND == "s3" and not self.S3_BUCKET):
+            raise ConfigError("STORAGE_BACKEND is 'local' or 's3' (which needs S3_BUCKET)")
+        if self.CONTENT_CHECK_TIMEOUT_POLICY not in ("reject", "accept"):
+            raise ConfigError("CONTENT_CHECK_TIMEOUT_POLICY is 'reject' or 'accept'")
         if self.SMS_PROVIDER not in ("sandbox", "disabled"):
             raise ConfigError(f"SMS_PROVIDER must be 'sandbox' or 'disabled', got {self.SMS_PROVIDER!r}")
         if self.ENCRYPTION_KEY:
@@ -227,6 +260,7 @@ class TestingConfig(BaseConfig):
         self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options(self.SQLALCHEMY_DATABASE_URI)
         # Tests without a real Redis use an in-process fakeredis.
         self.REDIS_URL = env_str("TEST_REDIS_URL", "fakeredis://")
+        self.STORAGE_LOCAL_ROOT = str(Path(tempfile.gettempdir()) / f"miaohua-test-objects-{os.getpid()}")
         self.JOB_RESULT_TTL = 60
         self.LOG_FORMAT = "json"
 
@@ -234,7 +268,8 @@ class TestingConfig(BaseConfig):
 class ProductionConfig(BaseConfig):
     ENV_NAME = "production"
 
-    REQUIRED_SECRETS = ("SECRET_KEY", "ENCRYPTION_KEY", "LOOKUP_HASH_KEY", "WECHAT_APPID", "WECHAT_SECRET")
+    REQUIRED_SECRETS = ("SECRET_KEY", "ENCRYPTION_KEY", "LOOKUP_HASH_KEY", "WECHAT_APPID", "WECHAT_SECRET",
+                        "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY", "PUBLIC_BASE_URL")
 
     def __init__(self) -> None:
         super().__init__()
@@ -242,6 +277,7 @@ class ProductionConfig(BaseConfig):
         self.SECRET_KEY = env_str("SECRET_KEY")
         self.ENCRYPTION_KEY = env_str("ENCRYPTION_KEY")
         self.LOOKUP_HASH_KEY = env_str("LOOKUP_HASH_KEY")
+        self.PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL")
         self.SQLALCHEMY_DATABASE_URI = _database_url(env_str("DATABASE_URL", ""))
         self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options(self.SQLALCHEMY_DATABASE_URI)
 
@@ -264,6 +300,8 @@ class ProductionConfig(BaseConfig):
             raise ConfigError("production refuses SMS_PROVIDER=sandbox (it keeps codes for a developer page)")
         if self.WECHAT_API_BASE_URL != WECHAT_API_BASE_URL or self.WECHAT_PAY_BASE_URL != WECHAT_PAY_BASE_URL:
             raise ConfigError("production talks to WeChat's official hosts only; unset WECHAT_*_BASE_URL")
+        if not (self.PUBLIC_BASE_URL or "").startswith("https://"):
+            raise ConfigError("production needs PUBLIC_BASE_URL on https://")
         if not self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
             raise ConfigError("production needs DATABASE_URL pointing at PostgreSQL")
         if not self.REDIS_URL or not self.REDIS_URL.startswith(("redis://", "rediss://", "unix://")):

@@ -5,9 +5,9 @@ Starts, in this order, and stops all of them on Ctrl-C:
 2. with no REDIS_URL: an embedded Redis-compatible server (fakeredis) on 127.0.0.1:EMBEDDED_REDIS_PORT,
    so the web process and CLI commands (``flask jobs ping``) reach the same queues over TCP;
 3. the WeChat sandbox (its own process on WECHAT_SANDBOX_PORT, default 5100) when WECHAT_SANDBOX is on;
-4. workers: threads of this process when embedded (they use the in-process fake server directly,
-   which is faster and avoids blocking commands over the emulated socket), otherwise worker
-   processes (``python -m workers``) against the real Redis;
+4. workers and the periodic-job scheduler: threads of this process when embedded (they use the
+   in-process fake server directly, which is faster and avoids blocking commands over the emulated
+   socket), otherwise processes (``python -m workers``, ``python -m workers.scheduler``);
 5. the web app as a child process on WEB_PORT (default 5000).
 """
 
@@ -87,15 +87,22 @@ class DevStack:
             thread.start()
             self.stop_callbacks.append(worker.request_thread_stop)
             self.threads.append(thread)
+        from app.ops.periodic import ThreadCronScheduler, build_scheduler
+
+        scheduler = build_scheduler(app, connection, ThreadCronScheduler)
+        threading.Thread(target=scheduler.start, name="scheduler", daemon=True).start()
 
     def start_worker_processes(self, env: dict[str, str]) -> None:
         for queue_names in WORKER_GROUPS:
             self.children.append(subprocess.Popen([sys.executable, "-m", "workers", "--queues", *queue_names],
                                                   env=env))
+        self.children.append(subprocess.Popen([sys.executable, "-m", "workers.scheduler"], env=env))
 
     def start_wechat_sandbox(self, env: dict[str, str], port: int) -> None:
+        # Content-check verdicts are pushed to the web app, as WeChat would.
+        sandbox_env = {**env, "WECHAT_SANDBOX_PUSH_URL": f"http://{self.host}:{self.web_port}/api/v1/wechat/push"}
         self.children.append(subprocess.Popen(
-            [sys.executable, "-m", "app.wechat_sandbox", "--host", self.host, "--port", str(port)], env=env,
+            [sys.executable, "-m", "app.wechat_sandbox", "--host", self.host, "--port", str(port)], env=sandbox_env,
         ))
 
     def start_web(self, env: dict[str, str]) -> None:

@@ -93,7 +93,8 @@ class Sandbox:
 
 @pytest.fixture(scope="session")
 def wechat_sandbox() -> Iterator[Sandbox]:
-    with serve_in_thread(create_sandbox_app(SandboxSettings.from_env({}))) as base_url:
+    settings = SandboxSettings.from_env({"WECHAT_SANDBOX_MEDIA_CHECK_DELAY": "0"})
+    with serve_in_thread(create_sandbox_app(settings)) as base_url:
         yield Sandbox(base_url)
 
 

@@ -86,6 +86,12 @@ class MiniProgramClient(WeChatClient):
             "content": content, "version": 2, "openid": openid, "scene": scene,
         })
 
+    def check_media_async(self, media_url: str, openid: str, scene: int = 1) -> dict:
+        """``media_check_async`` v2 (image) → ``trace_id``; the verdict is pushed later."""
+        return self._send("post", "wxa/media_check_async", data={
+            "media_url": media_url, "media_type": 2, "version": 2, "openid": openid, "scene": scene,
+        })
+
     # --- transport ------------------------------------------------------------------------------
 
     def _send(self, method: str, path: str, *, token: bool = True, params: dict | None = None,

@@ -9,6 +9,9 @@ PRODUCTION_ENV = {
     "LOOKUP_HASH_KEY": "h" * 40,
     "WECHAT_APPID": "wx0123456789abcdef",
     "WECHAT_SECRET": "real-secret",
+    "WECHAT_PUSH_TOKEN": "push-token",
+    "WECHAT_PUSH_AES_KEY": "a" * 43,
+    "PUBLIC_BASE_URL": "https://api.miaohua.example",
     "DATABASE_URL": "postgresql://app@db.internal/miaohua",
     "REDIS_URL": "redis://redis.internal:6379/0",
 }

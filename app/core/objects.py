@@ -1,0 +1,64 @@
+"""Encrypted objects: a database row (with the wrapped data key) plus ciphertext in the object store.
+
+``store`` writes the ciphertext first and the row in the caller's transaction; if that transaction
+then fails, ``discard_unsaved`` removes the file, so no orphan is left. ``destroy`` deletes the file
+and drops the wrapped key (crypto-shredding) in one step the caller commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core import vault
+from app.core.db import UTCDateTime, utcnow
+from app.core.storage import object_store
+from app.extensions import db
+
+
+class StoredObject(db.Model):
+    __tablename__ = "stored_objects"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: uuid.uuid4().hex)
+    kind: Mapped[str] = mapped_column(String(32))  # portrait_upload, result_image, export_archive, …
+    mime_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column()  # plaintext bytes
+    kek_id: Mapped[str | None] = mapped_column(String(64))
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once destroyed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+    @property
+    def storage_key(self) -> str:
+        return f"{self.kind}/{self.id[:2]}/{self.id}"
+
+
+def store(kind: str, plaintext: bytes, mime_type: str) -> StoredObject:
+    obj = StoredObject(id=uuid.uuid4().hex, kind=kind, mime_type=mime_type, size=len(plaintext))
+    sealed = vault.seal(obj.id, plaintext)
+    obj.kek_id, obj.wrapped_key = sealed.kek_id, sealed.wrapped_key
+    object_store().put(obj.storage_key, sealed.ciphertext)
+    db.session.add(obj)
+    return obj
+
+
+def discard_unsaved(obj: StoredObject) -> None:
+    """The transaction that would have recorded ``obj`` failed: remove its file."""
+    object_store().delete(obj.storage_key)
+
+
+def read(obj: StoredObject) -> bytes:
+    if obj.wrapped_key is None or obj.kek_id is None:
+        raise vault.DecryptionError("object was destroyed")
+    return vault.open_sealed(obj.id, object_store().get(obj.storage_key), obj.kek_id, obj.wrapped_key)
+
+
+def destroy(obj: StoredObject) -> None:
+    """Delete the file and drop its key; the caller commits."""
+    object_store().delete(obj.storage_key)
+    obj.wrapped_key = None
+    obj.kek_id = None
+    obj.destroyed_at = obj.destroyed_at or utcnow()

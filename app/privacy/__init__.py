@@ -1,0 +1,1 @@
+"""User rights and retention (policy §5, §8): deletion receipts now; export and cancellation later."""

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import UTCDateTime, utcnow
+from app.extensions import db
+
+
+class DeletionReceipt(db.Model):
+    """Proof that something was deleted: what kind, which id, when, why — never the content."""
+
+    __tablename__ = "deletion_receipts"
+    __table_args__ = (Index("ix_deletion_receipts_user", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    data_kind: Mapped[str] = mapped_column(String(32))  # portrait_upload, result_image, avatar, …
+    subject_id: Mapped[str] = mapped_column(String(64))  # the public id of what was deleted
+    reason: Mapped[str] = mapped_column(String(64))
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

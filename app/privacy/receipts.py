@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.core.db import utcnow
+from app.extensions import db
+
+from .models import DeletionReceipt
+
+
+def write_receipt(user_id: int | None, data_kind: str, subject_id: str, reason: str) -> DeletionReceipt:
+    receipt = DeletionReceipt(user_id=user_id, data_kind=data_kind, subject_id=subject_id, reason=reason,
+                              deleted_at=utcnow())
+    db.session.add(receipt)
+    return receipt
+
+
+def receipts_of(user_id: int, limit: int = 200) -> list[DeletionReceipt]:
+    return list(db.session.scalars(select(DeletionReceipt).where(DeletionReceipt.user_id == user_id)
+                                   .order_by(DeletionReceipt.id.desc()).limit(limit)))

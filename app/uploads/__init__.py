@@ -1,0 +1,1 @@
+"""Portrait uploads: validation, metadata stripping, face quality, content safety, encrypted storage (§2.1)."""

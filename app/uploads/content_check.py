@@ -1,0 +1,94 @@
+"""WeChat content safety for portraits: ``media_check_async`` out, an encrypted verdict pushed back.
+
+WeChat downloads the photo from a signed, short-lived URL of ours (valid only while the photo
+awaits review), checks it, and pushes the verdict (event ``wxa_media_check``) to our message-push
+endpoint, encrypted with the mini-program's EncodingAESKey and signed with its Token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import current_app, url_for
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidSignatureException
+from wechatpy.utils import check_signature
+
+from app.accounts.models import User
+from app.core.crypto import open_text
+from app.core.errors import ApiError, NotFound
+from app.core.wechat import WeChatError, WeChatUnavailable, mini_program_client
+from app.extensions import db
+
+from .models import Upload
+
+log = logging.getLogger(__name__)
+_MEDIA_SALT = "upload-media-for-content-check"
+
+
+class InvalidPush(ApiError):
+    status, code, message = 400, "invalid_push", "The push could not be verified."
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_MEDIA_SALT)
+
+
+def media_url(upload: Upload) -> str:
+    token = _serializer().dumps(upload.public_id)
+    path = url_for("uploads.media_for_review", token=token)
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+
+
+def upload_for_media_token(token: str) -> str:
+    try:
+        return _serializer().loads(token, max_age=current_app.config["MEDIA_URL_TTL_S"])
+    except BadSignature as exc:
+        raise NotFound() from exc
+
+
+def start(upload: Upload, user: User | None) -> None:
+    """Ask WeChat to check the photo; on failure the upload stays pending and the sweep retries."""
+    identity = next(iter(user.wechat_identities), None) if user else None
+    if identity is None:
+        log.warning("content check needs a WeChat openid; left to the review timeout policy")
+        return
+    openid = open_text(identity.openid_ciphertext, "wechat.openid")
+    try:
+        answer = mini_program_client().check_media_async(media_url(upload), openid)
+    except (WeChatError, WeChatUnavailable) as exc:
+        log.warning("content check could not start", extra={"error": str(exc)})
+        return
+    upload.review_trace_id = answer["trace_id"]
+    db.session.commit()
+
+
+def decrypt_push(args: dict, body: bytes) -> dict:
+    """Verify the push's signatures and decrypt it (safe mode, JSON format)."""
+    config = current_app.config
+    try:
+        check_signature(config["WECHAT_PUSH_TOKEN"], args.get("signature", ""), args.get("timestamp", ""),
+                        args.get("nonce", ""))
+        message = json.loads(body)
+        crypto = WeChatCrypto(config["WECHAT_PUSH_TOKEN"], config["WECHAT_PUSH_AES_KEY"], config["WECHAT_APPID"])
+        plaintext = crypto.decrypt_message(message, args.get("msg_signature", ""), args.get("timestamp", ""),
+                                           args.get("nonce", ""))
+        return json.loads(plaintext)
+    except InvalidSignatureException as exc:
+        log.warning("wechat push with a bad signature refused")
+        raise InvalidPush() from exc
+    except Exception as exc:  # malformed JSON, wrong key, wrong appid (wechatpy raises several kinds)
+        log.warning("wechat push could not be decrypted", extra={"error_class": type(exc).__name__})
+        raise InvalidPush() from exc
+
+
+def verify_url(args: dict) -> str:
+    """WeChat's push-URL verification: echo ``echostr`` when the signature is right."""
+    try:
+        check_signature(current_app.config["WECHAT_PUSH_TOKEN"], args.get("signature", ""),
+                        args.get("timestamp", ""), args.get("nonce", ""))
+    except InvalidSignatureException as exc:
+        raise InvalidPush() from exc
+    return args.get("echostr", "")

@@ -1,0 +1,148 @@
+"""Upload rules: ingest, look up, delete (with receipts), content-check verdicts, the sweep.
+
+Every deletion of a portrait removes the file, drops its data key (crypto-shredding) and writes a
+deletion receipt, in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.accounts.models import User
+from app.core import objects
+from app.core.db import utcnow
+from app.core.errors import ApiError, NotFound, PayloadTooLarge, ValidationFailed
+from app.extensions import db
+from app.privacy.receipts import write_receipt
+
+from . import content_check, images
+from .models import Upload, UploadStatus
+
+log = logging.getLogger(__name__)
+
+DATA_KIND = "portrait_upload"
+DECLARATIONS = ("own_face", "subject_consented")
+
+
+class InvalidImage(ApiError):
+    status, code, message = 422, "invalid_image", "This photo cannot be used."
+
+
+def read_limited(stream, limit: int) -> bytes:
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge("The photo is larger than allowed.", code="upload_too_large",
+                              details={"max_bytes": limit})
+    return data
+
+
+def ingest(user: User, data: bytes, declaration: str) -> Upload:
+    """Validate, normalise, check the face, encrypt and store one photo; start its content check."""
+    if declaration not in DECLARATIONS:
+        raise ValidationFailed(details={"fields": [{"field": "declaration", "location": "form",
+                                                    "type": "declaration_required",
+                                                    "message": "confirm it is your own face, or that the person "
+                                                               "shown agreed: own_face | subject_consented"}]})
+    config = current_app.config
+    try:
+        image = images.normalise(data, max_pixels=config["UPLOAD_MAX_PIXELS"], min_side=config["UPLOAD_MIN_SIDE"])
+        if config["FACE_CHECK_ENABLED"]:
+            from .faces import check_face
+
+            check_face(image.jpeg)
+    except images.ImageRejected as exc:
+        raise InvalidImage(exc.user_message, details={"reason": exc.reason}) from exc
+    checking = config["CONTENT_CHECK_ENABLED"]
+    stored = objects.store(DATA_KIND, image.jpeg, "image/jpeg")
+    upload = Upload(user_id=user.id, status=UploadStatus.PENDING_REVIEW if checking else UploadStatus.READY,
+                    declaration=declaration, stored_object=stored, width=image.width, height=image.height,
+                    source_format=image.source_format)
+    db.session.add(upload)
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        objects.discard_unsaved(stored)
+        raise
+    if checking:
+        content_check.start(upload, user)
+    return upload
+
+
+def get_own(user: User, public_id: str) -> Upload:
+    upload = db.session.scalar(select(Upload).where(Upload.public_id == public_id, Upload.user_id == user.id))
+    if upload is None:
+        raise NotFound("No such upload.", code="upload_not_found")
+    return upload
+
+
+def list_own(user: User) -> list[Upload]:
+    return list(db.session.scalars(select(Upload).where(Upload.user_id == user.id, Upload.deleted_at.is_(None))
+                                   .order_by(Upload.id.desc())))
+
+
+def delete(upload: Upload, reason: str, *, status: str = UploadStatus.DELETED) -> None:
+    """Delete the photo now (file, data key), keep a receipt; the caller commits."""
+    if upload.stored_object is not None and upload.stored_object.destroyed_at is None:
+        objects.destroy(upload.stored_object)
+    if upload.deleted_at is None:
+        upload.deleted_at = utcnow()
+        upload.delete_reason = reason
+        upload.status = status
+        write_receipt(upload.user_id, DATA_KIND, upload.public_id, reason)
+
+
+def delete_all_of_user(user_id: int, reason: str) -> int:
+    uploads = list(db.session.scalars(select(Upload).where(Upload.user_id == user_id, Upload.deleted_at.is_(None))))
+    for upload in uploads:
+        delete(upload, reason)
+    return len(uploads)
+
+
+def apply_verdict(trace_id: str, suggest: str) -> Upload | None:
+    """WeChat's content check answered: keep (pass) or delete (risky/review) the photo."""
+    upload = db.session.scalar(select(Upload).where(Upload.review_trace_id == trace_id).with_for_update())
+    if upload is None or upload.status != UploadStatus.PENDING_REVIEW:
+        return upload  # unknown or already decided: pushes may repeat
+    upload.reviewed_at = utcnow()
+    if suggest == "pass":
+        upload.status = UploadStatus.READY
+    else:
+        upload.rejection_reason = f"content_{suggest}"
+        delete(upload, f"content_check_{suggest}", status=UploadStatus.REJECTED)
+    db.session.commit()
+    return upload
+
+
+def sweep(now=None) -> dict[str, int]:
+    """Delete unclaimed uploads past their time; settle content checks WeChat never answered."""
+    now = now or utcnow()
+    config = current_app.config
+    counts = {"unclaimed_deleted": 0, "review_timed_out": 0, "review_restarted": 0}
+    review_deadline = now - timedelta(seconds=config["CONTENT_CHECK_TIMEOUT_S"])
+    pending = db.session.scalars(select(Upload).where(Upload.status == UploadStatus.PENDING_REVIEW))
+    for upload in pending:
+        if upload.created_at <= review_deadline:
+            counts["review_timed_out"] += 1
+            if config["CONTENT_CHECK_TIMEOUT_POLICY"] == "accept":
+                upload.status, upload.reviewed_at = UploadStatus.READY, now
+            else:
+                upload.rejection_reason = "content_check_timeout"
+                delete(upload, "content_check_timeout", status=UploadStatus.REJECTED)
+        elif upload.review_trace_id is None:
+            counts["review_restarted"] += 1
+            content_check.start(upload, db.session.get(User, upload.user_id))
+    unclaimed_deadline = now - timedelta(seconds=config["UPLOAD_UNCLAIMED_TTL_S"])
+    stale = db.session.scalars(select(Upload).where(Upload.deleted_at.is_(None), Upload.claimed_by.is_(None),
+                                                    Upload.created_at <= unclaimed_deadline))
+    for upload in stale:
+        delete(upload, "unclaimed_expired")
+        counts["unclaimed_deleted"] += 1
+    db.session.commit()
+    if any(counts.values()):
+        log.info("uploads swept", extra=counts)
+    return counts

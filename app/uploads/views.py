@@ -1,0 +1,122 @@
+"""Uploads API, the media URL WeChat fetches for review, and WeChat's message-push endpoint."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from flask import Blueprint, Response, current_app, request
+from flask_login import current_user
+from pydantic import BaseModel, Field
+
+from app.accounts.auth import phone_required
+from app.consent.guards import requires_consent
+from app.consent.purposes import FACE_PROCESSING
+from app.core.api import API_PREFIX, endpoint
+from app.core.errors import BadRequest, NotFound
+from app.extensions import db
+
+from . import content_check, services
+from .models import Upload, UploadStatus
+
+bp = Blueprint("uploads", __name__, url_prefix=API_PREFIX)
+wechat_push_bp = Blueprint("wechat_push", __name__, url_prefix=API_PREFIX)
+TAGS = ("uploads",)
+
+
+class UploadOut(BaseModel):
+    id: str
+    status: Literal["pending_review", "ready", "rejected", "deleted"]
+    width: int
+    height: int
+    declaration: str
+    rejection_reason: str | None
+    claimed: bool
+    created_at: datetime
+    delete_after: datetime | None = Field(description="Deleted automatically then unless a job claims it")
+
+
+class UploadListOut(BaseModel):
+    uploads: list[UploadOut]
+
+
+def upload_out(upload: Upload) -> UploadOut:
+    ttl = timedelta(seconds=current_app.config["UPLOAD_UNCLAIMED_TTL_S"])
+    return UploadOut(id=upload.public_id, status=upload.status, width=upload.width, height=upload.height,
+                     declaration=upload.declaration, rejection_reason=upload.rejection_reason,
+                     claimed=upload.claimed_by is not None, created_at=upload.created_at,
+                     delete_after=None if upload.deleted_at or upload.claimed_by else upload.created_at + ttl)
+
+
+@bp.post("/uploads")
+@phone_required
+@requires_consent(FACE_PROCESSING)
+@endpoint("Upload one portrait (multipart: file, declaration)", response=UploadOut, status=201, auth=True,
+          tags=TAGS, errors=[400, 403, 413, 415, 422],
+          description="multipart/form-data with `file` (JPEG/PNG/WebP) and `declaration` "
+                      "(own_face | subject_consented). Errors: invalid_image (details.reason: unsupported_format, "
+                      "corrupt, animated, too_small, too_many_pixels, no_face, multiple_faces, face_too_small, "
+                      "too_blurry, too_dark), upload_too_large, consent_required, guardian_consent_required.")
+def create_upload():
+    if request.mimetype != "multipart/form-data":
+        from app.core.errors import UnsupportedMediaType
+
+        raise UnsupportedMediaType("Send the photo as multipart/form-data.")
+    file = request.files.get("file")
+    if file is None:
+        raise BadRequest("Attach the photo as the `file` field.", code="file_required")
+    data = services.read_limited(file.stream, current_app.config["UPLOAD_MAX_BYTES"])
+    upload = services.ingest(current_user, data, request.form.get("declaration", ""))
+    return upload_out(upload)
+
+
+@bp.get("/uploads")
+@phone_required
+@endpoint("My uploads not yet deleted", response=UploadListOut, auth=True, tags=TAGS)
+def list_uploads():
+    return UploadListOut(uploads=[upload_out(u) for u in services.list_own(current_user)])
+
+
+@bp.get("/uploads/<upload_id>")
+@phone_required
+@endpoint("One of my uploads (status of its review)", response=UploadOut, auth=True, tags=TAGS, errors=[404])
+def get_upload(upload_id: str):
+    return upload_out(services.get_own(current_user, upload_id))
+
+
+@bp.delete("/uploads/<upload_id>")
+@phone_required
+@endpoint("Delete one of my uploads now", status=204, auth=True, tags=TAGS, errors=[404])
+def delete_upload(upload_id: str):
+    upload = services.get_own(current_user, upload_id)
+    services.delete(upload, "user_request")
+    db.session.commit()
+
+
+@bp.get("/uploads/media/<token>")
+@endpoint("For WeChat's content check: the photo under review (image/jpeg)", tags=("wechat",), errors=[404],
+          description="Signed, expires after MEDIA_URL_TTL_S, answers only while the upload is pending_review.")
+def media_for_review(token: str):
+    """The photo, for WeChat's content check only: signed, short-lived, only while under review."""
+    public_id = content_check.upload_for_media_token(token)
+    upload = db.session.query(Upload).filter_by(public_id=public_id).one_or_none()
+    if upload is None or upload.status != UploadStatus.PENDING_REVIEW or upload.stored_object is None:
+        raise NotFound()
+    from app.core import objects
+
+    return Response(objects.read(upload.stored_object), mimetype="image/jpeg",
+                    headers={"Cache-Control": "no-store"})
+
+
+@wechat_push_bp.route("/wechat/push", methods=["GET", "POST"])
+@endpoint("WeChat message push (content-check verdicts), safe mode", tags=("wechat",), errors=[400],
+          description="GET: URL verification (echostr). POST: signed, AES-encrypted JSON event; answers `success`.")
+def wechat_push():
+    """WeChat's message push (content-check verdicts); answers "success" as WeChat expects."""
+    if request.method == "GET":
+        return Response(content_check.verify_url(request.args), mimetype="text/plain")
+    event = content_check.decrypt_push(request.args, request.get_data())
+    if event.get("Event") == "wxa_media_check" and event.get("trace_id"):
+        suggest = (event.get("result") or {}).get("suggest", "review")
+        services.apply_verdict(event["trace_id"], suggest)
+    return Response("success", mimetype="text/plain")
