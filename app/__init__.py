@@ -75,6 +75,8 @@ def register_blueprints(app: Flask) -> None:
     from app.consent import pages as policy_pages
     from app.consent import views as consent_views
     from app.core import health, openapi
+    from app.generation import events as generation_events
+    from app.generation import views as generation_views
     from app.ops import cli as ops_cli
     from app.ops import keys_cli
     from app.privacy import views as privacy_views
@@ -94,6 +96,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(uploads_cli.bp)
     app.register_blueprint(privacy_views.bp)
     uploads_events.connect()
+    app.register_blueprint(generation_views.bp)
+    generation_events.connect()
     app.register_blueprint(consent_cli.bp)
     app.register_blueprint(policy_pages.bp)
     if app.config["SMS_PROVIDER"] == "sandbox":  # never in production (config refuses it there)

@@ -167,6 +167,13 @@ class BaseConfig:
         self.UPLOAD_MIN_SIDE = env_int("UPLOAD_MIN_SIDE", 256)
         self.UPLOAD_UNCLAIMED_TTL_S = env_int("UPLOAD_UNCLAIMED_TTL_S", 30 * 60)
         self.SWEEP_UPLOADS_INTERVAL_S = env_int("SWEEP_UPLOADS_INTERVAL_S", 60)
+
+        # Generation (policy §2.1: sources deleted when the job ends).
+        self.GENERATION_BACKEND = env_str("GENERATION_BACKEND", "classical")  # classical | diffusion
+        self.GENERATION_HEARTBEAT_TTL_S = env_int("GENERATION_HEARTBEAT_TTL_S", 30)
+        self.GENERATION_JOB_TIMEOUT_S = env_int("GENERATION_JOB_TIMEOUT_S", 600)
+        self.GENERATION_DEFAULT_SECONDS = env_int("GENERATION_DEFAULT_SECONDS", 5)
+        self.SWEEP_GENERATION_INTERVAL_S = env_int("SWEEP_GENERATION_INTERVAL_S", 60)
         self.FACE_CHECK_ENABLED = env_bool("FACE_CHECK_ENABLED", True)
         self.CONTENT_CHECK_ENABLED = env_bool("CONTENT_CHECK_ENABLED", True)
         self.CONTENT_CHECK_TIMEOUT_S = env_int("CONTENT_CHECK_TIMEOUT_S", 600)

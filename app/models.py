@@ -3,11 +3,13 @@
 from app.accounts.models import Device, LoginSession, RiskFlag, SmsCode, User, WechatIdentity
 from app.consent.models import AgeDeclaration, ConsentRecord, GuardianConsent, PolicyVersion
 from app.core.objects import StoredObject
+from app.generation.models import GenerationJob, GenerationResult
 from app.ops.models import QueueProbe
-from app.privacy.models import DeletionReceipt
+from app.privacy.models import DeletionReceipt, OperationLog
 from app.uploads.models import Upload
 
 __all__ = [
-    "AgeDeclaration", "ConsentRecord", "DeletionReceipt", "Device", "GuardianConsent", "LoginSession",
+    "AgeDeclaration", "ConsentRecord", "DeletionReceipt", "Device", "GenerationJob", "GenerationResult",
+    "GuardianConsent", "LoginSession", "OperationLog",
     "PolicyVersion", "QueueProbe", "RiskFlag", "SmsCode", "StoredObject", "Upload", "User", "WechatIdentity",
 ]

@@ -43,7 +43,7 @@ class Task:
 
     func: Callable[..., Any]
     queue: str
-    timeout: int | None
+    timeout: int | str | None  # seconds, or the name of the config setting that holds them
     failure_ttl: int | None
 
     @property
@@ -53,11 +53,15 @@ class Task:
     def __call__(self, *args: Any) -> Any:
         return self.func(*args)
 
+    def timeout_seconds(self, config: Any) -> int:
+        timeout = config[self.timeout] if isinstance(self.timeout, str) else self.timeout
+        return timeout or config["JOB_DEFAULT_TIMEOUT"]
+
     def enqueue_after_commit(self, *ids: int | str, job_id: str | None = None) -> str:
         return enqueue_after_commit(self, *ids, job_id=job_id)
 
 
-def task(queue: str = DEFAULT_QUEUE, *, timeout: int | None = None,
+def task(queue: str = DEFAULT_QUEUE, *, timeout: int | str | None = None,
          failure_ttl: int | None = None) -> Callable[[Callable], Task]:
     """Declare a task. ``timeout``/``failure_ttl`` default to JOB_DEFAULT_TIMEOUT / JOB_FAILURE_TTL."""
     if queue not in QUEUE_NAMES:
@@ -143,7 +147,7 @@ def enqueue_now(task_: Task, *ids: int | str, job_id: str | None = None,
     return queue.enqueue_call(
         func=task_.path,
         args=ids,
-        timeout=task_.timeout or config["JOB_DEFAULT_TIMEOUT"],
+        timeout=task_.timeout_seconds(config),
         failure_ttl=task_.failure_ttl or config["JOB_FAILURE_TTL"],
         result_ttl=config["JOB_RESULT_TTL"],
         job_id=job_id,

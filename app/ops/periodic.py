@@ -13,6 +13,7 @@ from redis import Redis
 from rq.cron import CronScheduler
 
 from app.core.jobs import Task
+from app.generation.tasks import sweep_generation_jobs
 from app.uploads.tasks import sweep_uploads
 
 
@@ -25,6 +26,7 @@ class PeriodicJob:
 
 PERIODIC_JOBS = (
     PeriodicJob("uploads.sweep", sweep_uploads, "SWEEP_UPLOADS_INTERVAL_S"),
+    PeriodicJob("generation.sweep", sweep_generation_jobs, "SWEEP_GENERATION_INTERVAL_S"),
 )
 
 
@@ -41,6 +43,6 @@ def build_scheduler(app: Flask, connection: Redis, scheduler_class: type[CronSch
     config = app.config
     for job in PERIODIC_JOBS:
         scheduler.register(job.task.func, queue_name=job.task.queue, interval=config[job.interval_setting],
-                           job_timeout=job.task.timeout or config["JOB_DEFAULT_TIMEOUT"],
+                           job_timeout=job.task.timeout_seconds(config),
                            failure_ttl=config["JOB_FAILURE_TTL"], name=job.id)
     return scheduler

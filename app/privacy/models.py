@@ -21,3 +21,17 @@ class DeletionReceipt(db.Model):
     subject_id: Mapped[str] = mapped_column(String(64))  # the public id of what was deleted
     reason: Mapped[str] = mapped_column(String(64))
     deleted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OperationLog(db.Model):
+    """What the user did with their results: generated, downloaded, shared, and when (policy §2.1)."""
+
+    __tablename__ = "operation_logs"
+    __table_args__ = (Index("ix_operation_logs_user", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(32))  # generate, download_preview, download_original, share
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

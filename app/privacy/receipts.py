@@ -18,3 +18,10 @@ def write_receipt(user_id: int | None, data_kind: str, subject_id: str, reason: 
 def receipts_of(user_id: int, limit: int = 200) -> list[DeletionReceipt]:
     return list(db.session.scalars(select(DeletionReceipt).where(DeletionReceipt.user_id == user_id)
                                    .order_by(DeletionReceipt.id.desc()).limit(limit)))
+
+
+def log_operation(user_id: int, action: str, subject_type: str, subject_id: str) -> None:
+    from .models import OperationLog
+
+    db.session.add(OperationLog(user_id=user_id, action=action, subject_type=subject_type, subject_id=subject_id,
+                                created_at=utcnow()))

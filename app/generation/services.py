@@ -1,0 +1,210 @@
+"""Generation rules: create (claiming uploads), queue position, cancel, results, crash recovery.
+
+The job row is the source of truth. Its sources are the uploads it claimed; they are deleted the
+moment the job ends however it ends (succeeded, failed, timed out, cancelled, worker lost), and the
+sweep finds jobs whose worker died (no heartbeat) and resolves them the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from rq import Queue, Worker
+from sqlalchemy import select
+
+from app.accounts.models import User
+from app.core.db import utcnow
+from app.core.errors import ApiError, Conflict, NotFound
+from app.core.jobs import GENERATION_QUEUE, enqueue_now, redis_connection, require_queue
+from app.extensions import db
+from app.uploads import services as uploads
+from app.uploads.models import Upload, UploadStatus
+
+from .models import FINISHED, GenerationJob, GenerationResult, JobStatus
+
+log = logging.getLogger(__name__)
+
+CANCEL_KEY = "generation:cancel:{job}"
+HEARTBEAT_KEY = "generation:heartbeat:{job}"
+DURATION_KEY = "generation:avg-seconds:{kind}"
+
+
+class InvalidJob(ApiError):
+    status, code, message = 422, "invalid_job", "This job cannot be created."
+
+
+def catalogue():
+    from workers.generators.styles import list_styles
+
+    return list_styles()
+
+
+def style(style_id: str):
+    from workers.generators.base import UnknownStyle
+    from workers.generators.styles import get_style
+
+    try:
+        return get_style(style_id)
+    except UnknownStyle as exc:
+        raise InvalidJob("No such style.", code="unknown_style", details={"style": style_id}) from exc
+
+
+def source_counts(kind: str) -> tuple[int, int]:
+    from workers.generators.base import SOURCE_COUNTS
+
+    return SOURCE_COUNTS[kind]
+
+
+def create_job(user: User, style_id: str, upload_ids: list[str]) -> GenerationJob:
+    spec = style(style_id)
+    low, high = source_counts(spec.kind)
+    if not low <= len(set(upload_ids)) <= high:
+        raise InvalidJob(f"This style takes {low}–{high} photo(s).", code="wrong_source_count",
+                         details={"min": low, "max": high})
+    require_queue()
+    claimed = list(db.session.scalars(select(Upload).where(Upload.public_id.in_(set(upload_ids)),
+                                                           Upload.user_id == user.id).with_for_update()))
+    if len(claimed) != len(set(upload_ids)):
+        raise NotFound("No such upload.", code="upload_not_found")
+    not_ready = [u.public_id for u in claimed if u.status != UploadStatus.READY or u.claimed_by or u.deleted_at]
+    if not_ready:
+        raise Conflict("Some photos are not ready, or already used by another job.", code="upload_not_available",
+                       details={"uploads": not_ready})
+    job = GenerationJob(user_id=user.id, style_id=spec.id, status=JobStatus.QUEUED, rq_job_id="")
+    db.session.add(job)
+    db.session.flush()
+    from .tasks import run_generation
+
+    job.rq_job_id = f"generation-{job.public_id}"
+    for upload in claimed:
+        upload.claimed_by = job.public_id
+    run_generation.enqueue_after_commit(job.id, job_id=job.rq_job_id)
+    db.session.commit()
+    return job
+
+
+def get_own(user: User, public_id: str) -> GenerationJob:
+    job = db.session.scalar(select(GenerationJob).where(GenerationJob.public_id == public_id,
+                                                        GenerationJob.user_id == user.id))
+    if job is None:
+        raise NotFound("No such job.", code="job_not_found")
+    return job
+
+
+def list_own(user: User, limit: int = 50) -> list[GenerationJob]:
+    return list(db.session.scalars(select(GenerationJob).where(GenerationJob.user_id == user.id)
+                                   .order_by(GenerationJob.id.desc()).limit(limit)))
+
+
+def queue_position(job: GenerationJob) -> tuple[int | None, int | None]:
+    """(jobs ahead of this one, estimated seconds until it finishes); None once it started."""
+    if job.status != JobStatus.QUEUED:
+        return None, None
+    conn = redis_connection()
+    queue = Queue(GENERATION_QUEUE, connection=conn)
+    position = queue.get_job_position(job.rq_job_id)
+    if position is None:
+        return None, None
+    workers = max(1, Worker.count(queue=queue))
+    kind = style(job.style_id).kind
+    average = float(conn.get(DURATION_KEY.format(kind=kind)) or current_app.config["GENERATION_DEFAULT_SECONDS"])
+    return position, round((position // workers + 1) * average)
+
+
+def record_duration(kind: str, seconds: float) -> None:
+    """Exponential moving average of job durations per kind, for honest wait estimates."""
+    conn = redis_connection()
+    key = DURATION_KEY.format(kind=kind)
+    previous = conn.get(key)
+    value = seconds if previous is None else 0.8 * float(previous) + 0.2 * seconds
+    conn.set(key, f"{value:.3f}")
+
+
+def cancel(job: GenerationJob, *, commit: bool = True) -> GenerationJob:
+    if job.status in FINISHED:
+        raise Conflict("This job already ended.", code="job_already_finished", details={"status": job.status})
+    if job.status == JobStatus.QUEUED:
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
+
+        with contextlib.suppress(NoSuchJobError):
+            Job.fetch(job.rq_job_id, connection=redis_connection()).cancel()
+        finish(job, JobStatus.CANCELLED, "cancelled", "The job was cancelled.")
+    else:  # running: the worker checks this flag at each progress step
+        redis_connection().set(CANCEL_KEY.format(job=job.public_id), "1", ex=3600)
+    if commit:
+        db.session.commit()
+    return job
+
+
+def cancel_requested(job: GenerationJob) -> bool:
+    return bool(redis_connection().exists(CANCEL_KEY.format(job=job.public_id)))
+
+
+def finish(job: GenerationJob, status: str, code: str | None = None, message: str | None = None) -> None:
+    """End the job and delete its source photos with receipts; the caller commits."""
+    job.status = status
+    job.finished_at = job.finished_at or utcnow()
+    if status != JobStatus.SUCCEEDED:
+        job.error_code, job.error_message = code, message
+    delete_sources(job, reason=f"job_{status}")
+
+
+def delete_sources(job: GenerationJob, reason: str) -> int:
+    sources = list(db.session.scalars(select(Upload).where(Upload.claimed_by == job.public_id,
+                                                           Upload.deleted_at.is_(None))))
+    for upload in sources:
+        uploads.delete(upload, reason)
+    job.sources_deleted_at = job.sources_deleted_at or utcnow()
+    return len(sources)
+
+
+def sources_of(job: GenerationJob) -> list[Upload]:
+    return list(db.session.scalars(select(Upload).where(Upload.claimed_by == job.public_id)
+                                   .order_by(Upload.id)))
+
+
+def result_of(user: User, public_id: str) -> GenerationResult:
+    result = db.session.scalar(select(GenerationResult).where(GenerationResult.public_id == public_id,
+                                                              GenerationResult.user_id == user.id,
+                                                              GenerationResult.deleted_at.is_(None)))
+    if result is None:
+        raise NotFound("No such result.", code="result_not_found")
+    return result
+
+
+def sweep(now=None) -> dict[str, int]:
+    """Resolve jobs whose worker died, and re-enqueue queued jobs whose RQ job was lost."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    now = now or utcnow()
+    conn = redis_connection()
+    config = current_app.config
+    counts = {"worker_lost": 0, "requeued": 0}
+    grace = timedelta(seconds=config["GENERATION_HEARTBEAT_TTL_S"])
+    running = db.session.scalars(select(GenerationJob).where(GenerationJob.status == JobStatus.RUNNING))
+    for job in running:
+        alive = conn.exists(HEARTBEAT_KEY.format(job=job.public_id))
+        if not alive and job.started_at and job.started_at <= now - grace:
+            finish(job, JobStatus.FAILED, "worker_lost", "The worker stopped; please try again.")
+            with contextlib.suppress(NoSuchJobError):
+                Job.fetch(job.rq_job_id, connection=conn).cancel()
+            counts["worker_lost"] += 1
+    queued = db.session.scalars(select(GenerationJob).where(GenerationJob.status == JobStatus.QUEUED,
+                                                            GenerationJob.created_at <= now - grace))
+    from .tasks import run_generation
+
+    for job in queued:
+        try:
+            Job.fetch(job.rq_job_id, connection=conn)
+        except NoSuchJobError:
+            enqueue_now(run_generation, job.id, job_id=job.rq_job_id)
+            counts["requeued"] += 1
+    db.session.commit()
+    if any(counts.values()):
+        log.warning("generation jobs recovered", extra=counts)
+    return counts

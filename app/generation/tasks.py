@@ -1,0 +1,12 @@
+from app.core.jobs import GENERATION_QUEUE, MAINTENANCE_QUEUE, task
+from app.generation import runner, services
+
+
+@task(GENERATION_QUEUE, timeout="GENERATION_JOB_TIMEOUT_S")
+def run_generation(job_id: int) -> str:
+    return runner.run(job_id)
+
+
+@task(MAINTENANCE_QUEUE, timeout=120)
+def sweep_generation_jobs() -> dict:
+    return services.sweep()

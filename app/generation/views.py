@@ -1,0 +1,180 @@
+"""Styles, jobs and results API (thin: parse, call ``services``, serialise)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from flask import Blueprint, Response, current_app, url_for
+from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pydantic import BaseModel, Field
+
+from app.accounts.auth import login_required, phone_required
+from app.consent.guards import requires_consent
+from app.consent.purposes import FACE_PROCESSING
+from app.core import objects
+from app.core.api import API_PREFIX, endpoint
+from app.core.db import utcnow
+from app.core.errors import ApiError, NotFound
+from app.extensions import db
+from app.privacy.receipts import log_operation
+
+from . import services
+from .models import GenerationJob, GenerationResult
+
+bp = Blueprint("generation", __name__, url_prefix=API_PREFIX)
+TAGS = ("generation",)
+_MEDIA_SALT = "generation-result-media"
+
+
+class StyleOut(BaseModel):
+    id: str
+    kind: Literal["photo", "id_photo", "avatar", "video"]
+    name: str
+    name_en: str
+    min_photos: int
+    max_photos: int
+
+
+class StylesOut(BaseModel):
+    styles: list[StyleOut]
+
+
+class JobIn(BaseModel):
+    style: str = Field(max_length=32)
+    uploads: list[str] = Field(min_length=1, max_length=10)
+
+
+class ResultOut(BaseModel):
+    id: str
+    kind: str
+    width: int
+    height: int
+
+
+class JobOut(BaseModel):
+    id: str
+    style: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    progress: float
+    queue_position: int | None = Field(description="Jobs ahead of this one while queued")
+    estimated_wait_s: int | None = Field(description="Seconds until done, from recent job durations")
+    error_code: str | None
+    error_message: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    sources_deleted_at: datetime | None = Field(description="When the source photos were deleted")
+    results: list[ResultOut]
+
+
+class JobListOut(BaseModel):
+    jobs: list[JobOut]
+
+
+class LinksOut(BaseModel):
+    preview_url: str | None
+    original_url: str | None
+    expires_at: datetime
+
+
+class EntitlementRequired(ApiError):
+    status, code, message = 402, "entitlement_required", "Buy the HD download to get the full-resolution file."
+
+
+def job_out(job: GenerationJob, with_position: bool = True) -> JobOut:
+    position, wait = services.queue_position(job) if with_position else (None, None)
+    return JobOut(id=job.public_id, style=job.style_id, status=job.status, progress=job.progress,
+                  queue_position=position, estimated_wait_s=wait, error_code=job.error_code,
+                  error_message=job.error_message, created_at=job.created_at, finished_at=job.finished_at,
+                  sources_deleted_at=job.sources_deleted_at,
+                  results=[ResultOut(id=r.public_id, kind=r.kind, width=r.width, height=r.height)
+                           for r in job.results if r.deleted_at is None])
+
+
+@bp.get("/styles")
+@endpoint("The style catalogue", response=StylesOut, tags=TAGS)
+def list_styles():
+    styles = []
+    for spec in services.catalogue():
+        low, high = services.source_counts(spec.kind)
+        styles.append(StyleOut(id=spec.id, kind=spec.kind, name=spec.name_zh, name_en=spec.name_en,
+                               min_photos=low, max_photos=high))
+    return StylesOut(styles=styles)
+
+
+@bp.post("/jobs")
+@phone_required
+@requires_consent(FACE_PROCESSING)
+@endpoint("Start a generation job with my uploads", body=JobIn, response=JobOut, status=202, auth=True, tags=TAGS,
+          errors=[403, 404, 409, 422, 503],
+          description="Claims the uploads. Errors: unknown_style, wrong_source_count, upload_not_found, "
+                      "upload_not_available, queue_unavailable.")
+def create_job(body: JobIn):
+    job = services.create_job(current_user, body.style, body.uploads)
+    log_operation(current_user.id, "generate", "job", job.public_id)
+    db.session.commit()
+    return job_out(job)
+
+
+@bp.get("/jobs")
+@login_required
+@endpoint("My jobs", response=JobListOut, auth=True, tags=TAGS)
+def list_jobs():
+    return JobListOut(jobs=[job_out(j, with_position=False) for j in services.list_own(current_user)])
+
+
+@bp.get("/jobs/<job_id>")
+@login_required
+@endpoint("A job: status, progress, queue position, estimated wait, results", response=JobOut, auth=True,
+          tags=TAGS, errors=[404])
+def get_job(job_id: str):
+    return job_out(services.get_own(current_user, job_id))
+
+
+@bp.post("/jobs/<job_id>/cancel")
+@login_required
+@endpoint("Cancel a queued or running job (its photos are deleted)", response=JobOut, auth=True, tags=TAGS,
+          errors=[404, 409])
+def cancel_job(job_id: str):
+    return job_out(services.cancel(services.get_own(current_user, job_id)))
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_MEDIA_SALT)
+
+
+def _link(result: GenerationResult, variant: str) -> str:
+    token = _serializer().dumps([result.public_id, variant])
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for("generation.result_media", token=token)
+
+
+@bp.get("/results/<result_id>/links")
+@login_required
+@endpoint("Short-lived download links for a result", response=LinksOut, auth=True, tags=TAGS, errors=[404])
+def result_links(result_id: str):
+    result = services.result_of(current_user, result_id)
+    ttl = current_app.config["MEDIA_URL_TTL_S"]
+    return LinksOut(preview_url=_link(result, "preview") if result.preview_object_id else None,
+                    original_url=_link(result, "original"), expires_at=utcnow() + timedelta(seconds=ttl))
+
+
+@bp.get("/media/results/<token>")
+@endpoint("A result file behind a signed link (preview: free, watermarked; original: needs an entitlement)",
+          tags=TAGS, errors=[402, 404])
+def result_media(token: str):
+    try:
+        public_id, variant = _serializer().loads(token, max_age=current_app.config["MEDIA_URL_TTL_S"])
+    except (BadSignature, ValueError) as exc:
+        raise NotFound() from exc
+    result = db.session.query(GenerationResult).filter_by(public_id=public_id, deleted_at=None).one_or_none()
+    if result is None:
+        raise NotFound()
+    if variant == "original":
+        raise EntitlementRequired(details={"result": public_id})
+    if result.preview is None:
+        raise NotFound()
+    log_operation(result.user_id, "download_preview", "result", public_id)
+    db.session.commit()
+    return Response(objects.read(result.preview), mimetype=result.preview.mime_type,
+                    headers={"Cache-Control": "private, max-age=60"})
