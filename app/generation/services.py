@@ -16,6 +16,7 @@ from rq import Queue, Worker
 from sqlalchemy import select
 
 from app.accounts.models import User
+from app.core import events
 from app.core.db import utcnow
 from app.core.errors import ApiError, Conflict, NotFound
 from app.core.jobs import GENERATION_QUEUE, enqueue_now, redis_connection, require_queue
@@ -151,6 +152,8 @@ def finish(job: GenerationJob, status: str, code: str | None = None, message: st
     if status != JobStatus.SUCCEEDED:
         job.error_code, job.error_message = code, message
     delete_sources(job, reason=f"job_{status}")
+    events.generation_job_ended.send(current_app._get_current_object(), job_id=job.id, user_id=job.user_id,
+                                     status=status)
 
 
 def delete_sources(job: GenerationJob, reason: str) -> int:
