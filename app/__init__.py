@@ -79,6 +79,8 @@ def register_blueprints(app: Flask) -> None:
     from app.generation import views as generation_views
     from app.ops import cli as ops_cli
     from app.ops import keys_cli
+    from app.orders import events as orders_events
+    from app.orders import views as orders_views
     from app.privacy import views as privacy_views
     from app.uploads import cli as uploads_cli
     from app.uploads import events as uploads_events
@@ -98,6 +100,9 @@ def register_blueprints(app: Flask) -> None:
     uploads_events.connect()
     app.register_blueprint(generation_views.bp)
     generation_events.connect()
+    app.register_blueprint(orders_views.bp)
+    app.register_blueprint(orders_views.payments_bp)
+    orders_events.connect()
     app.register_blueprint(consent_cli.bp)
     app.register_blueprint(policy_pages.bp)
     if app.config["SMS_PROVIDER"] == "sandbox":  # never in production (config refuses it there)
@@ -105,7 +110,7 @@ def register_blueprints(app: Flask) -> None:
     # Reachable before (or without) accepting the policy: health, docs, login, profile and sessions,
     # the policy and consent themselves. Everything else needs the current policy accepted.
     consent_guards.exempt(health.bp, openapi.bp, accounts_views.bp, accounts_views.dev_bp, consent_views.bp,
-                          policy_pages.bp, privacy_views.bp, uploads_views.wechat_push_bp)
+                          policy_pages.bp, privacy_views.bp, uploads_views.wechat_push_bp, orders_views.payments_bp)
     consent_guards.init_app(app)
 
 

@@ -81,6 +81,14 @@ DEFAULT_PROCESSORS = [
 ]
 
 
+def _read_secret(name: str) -> str | None:
+    """A PEM given inline, or the path of a file holding it."""
+    value = env_str(name)
+    if value and not value.lstrip().startswith("-----BEGIN") and Path(value).is_file():
+        return Path(value).read_text(encoding="utf-8")
+    return value
+
+
 def _processors(path: str | None) -> list[dict[str, str]]:
     """The SDK / processor list (§6), from a JSON file when PROCESSORS_FILE is set."""
     if not path:
@@ -183,6 +191,24 @@ class BaseConfig:
         self.WECHAT_PUSH_AES_KEY = env_str("WECHAT_PUSH_AES_KEY",
                                            SANDBOX_PUSH_AES_KEY if self.WECHAT_SANDBOX else None)
 
+        # WeChat Pay API v3. With the sandbox on and nothing set, the sandbox's development merchant is used
+        # (keys generated on first use under WECHAT_SANDBOX_PAY_KEYS_DIR, shared with `make run`'s sandbox).
+        self.WECHAT_PAY_MCHID = env_str("WECHAT_PAY_MCHID")
+        self.WECHAT_PAY_PRIVATE_KEY = _read_secret("WECHAT_PAY_PRIVATE_KEY")  # PEM, or a path to one
+        self.WECHAT_PAY_CERT_SERIAL = env_str("WECHAT_PAY_CERT_SERIAL")
+        self.WECHAT_PAY_APIV3_KEY = env_str("WECHAT_PAY_APIV3_KEY")
+        self.WECHAT_PAY_PUBLIC_KEY = _read_secret("WECHAT_PAY_PUBLIC_KEY")  # WeChat Pay public key (PEM or path)
+        self.WECHAT_PAY_PUBLIC_KEY_ID = env_str("WECHAT_PAY_PUBLIC_KEY_ID")  # PUB_KEY_ID_…
+        self.WECHAT_PAY_PLATFORM_CERTS = _read_secret("WECHAT_PAY_PLATFORM_CERTS")  # PEM bundle (switch-over)
+        self.WECHAT_PAY_NOTIFY_URL = env_str("WECHAT_PAY_NOTIFY_URL")  # default: PUBLIC_BASE_URL + path
+        self.WECHAT_SANDBOX_PAY_KEYS_DIR = env_str("WECHAT_SANDBOX_PAY_KEYS_DIR",
+                                                   str(INSTANCE_DIR / "wechat_sandbox_pay"))
+        self.ORDER_TTL_S = env_int("ORDER_TTL_S", 30 * 60)  # unpaid orders close after this
+        self.ORDER_QUERY_AFTER_S = env_int("ORDER_QUERY_AFTER_S", 60)  # ask WeChat about orders unpaid this long
+        self.PAY_NOTIFICATION_MAX_SKEW_S = env_int("PAY_NOTIFICATION_MAX_SKEW_S", 300)
+        self.RECONCILE_ORDERS_INTERVAL_S = env_int("RECONCILE_ORDERS_INTERVAL_S", 60)
+        self.REFUND_WINDOW_DAYS = env_int("REFUND_WINDOW_DAYS", 7)
+
         # Who runs the service (policy §11) and whom we share with (§6): served with the policy.
         self.OPERATOR_NAME = env_str("OPERATOR_NAME", "上海禹幻科技有限公司")
         self.OPERATOR_ADDRESS = env_str("OPERATOR_ADDRESS", "上海市徐汇区虹梅路 1900 号 6 楼 6-54 单元")
@@ -276,7 +302,8 @@ class ProductionConfig(BaseConfig):
     ENV_NAME = "production"
 
     REQUIRED_SECRETS = ("SECRET_KEY", "ENCRYPTION_KEY", "LOOKUP_HASH_KEY", "WECHAT_APPID", "WECHAT_SECRET",
-                        "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY", "PUBLIC_BASE_URL")
+                        "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY", "PUBLIC_BASE_URL", "WECHAT_PAY_MCHID",
+                        "WECHAT_PAY_PRIVATE_KEY", "WECHAT_PAY_CERT_SERIAL", "WECHAT_PAY_APIV3_KEY")
 
     def __init__(self) -> None:
         super().__init__()

@@ -5,11 +5,32 @@ from app.consent.models import AgeDeclaration, ConsentRecord, GuardianConsent, P
 from app.core.objects import StoredObject
 from app.generation.models import GenerationJob, GenerationResult
 from app.ops.models import QueueProbe
+from app.orders.models import CreditUse, Entitlement, Order, OrderEvent, ProcessedNotification, Refund
 from app.privacy.models import DeletionReceipt, OperationLog
 from app.uploads.models import Upload
 
 __all__ = [
-    "AgeDeclaration", "ConsentRecord", "DeletionReceipt", "Device", "GenerationJob", "GenerationResult",
-    "GuardianConsent", "LoginSession", "OperationLog",
-    "PolicyVersion", "QueueProbe", "RiskFlag", "SmsCode", "StoredObject", "Upload", "User", "WechatIdentity",
+    "AgeDeclaration",
+    "ConsentRecord",
+    "CreditUse",
+    "DeletionReceipt",
+    "Device",
+    "Entitlement",
+    "GenerationJob",
+    "GenerationResult",
+    "GuardianConsent",
+    "LoginSession",
+    "OperationLog",
+    "Order",
+    "OrderEvent",
+    "PolicyVersion",
+    "ProcessedNotification",
+    "QueueProbe",
+    "Refund",
+    "RiskFlag",
+    "SmsCode",
+    "StoredObject",
+    "Upload",
+    "User",
+    "WechatIdentity",
 ]

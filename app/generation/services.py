@@ -80,6 +80,9 @@ def create_job(user: User, style_id: str, upload_ids: list[str]) -> GenerationJo
     from .tasks import run_generation
 
     job.rq_job_id = f"generation-{job.public_id}"
+    from app.orders.entitlements import consume_credit
+
+    consume_credit(user.id, spec.kind, job.id)  # avatar and video cost a credit (402 payment_required)
     for upload in claimed:
         upload.claimed_by = job.public_id
     run_generation.enqueue_after_commit(job.id, job_id=job.rq_job_id)

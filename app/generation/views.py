@@ -171,10 +171,15 @@ def result_media(token: str):
     if result is None:
         raise NotFound()
     if variant == "original":
-        raise EntitlementRequired(details={"result": public_id})
-    if result.preview is None:
+        from app.orders.entitlements import has_hd
+
+        if not has_hd(result.user_id, result.public_id, result.job.public_id):
+            raise EntitlementRequired(details={"result": public_id, "products": ["hd_result", "hd_job"]})
+        stored, action = result.original, "download_original"
+    else:
+        stored, action = result.preview, "download_preview"
+    if stored is None:
         raise NotFound()
-    log_operation(result.user_id, "download_preview", "result", public_id)
+    log_operation(result.user_id, action, "result", public_id)
     db.session.commit()
-    return Response(objects.read(result.preview), mimetype=result.preview.mime_type,
-                    headers={"Cache-Control": "private, max-age=60"})
+    return Response(objects.read(stored), mimetype=stored.mime_type, headers={"Cache-Control": "private, max-age=60"})

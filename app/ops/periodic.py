@@ -14,6 +14,7 @@ from rq.cron import CronScheduler
 
 from app.core.jobs import Task
 from app.generation.tasks import sweep_generation_jobs
+from app.orders.tasks import reconcile_orders
 from app.uploads.tasks import sweep_uploads
 
 
@@ -27,6 +28,7 @@ class PeriodicJob:
 PERIODIC_JOBS = (
     PeriodicJob("uploads.sweep", sweep_uploads, "SWEEP_UPLOADS_INTERVAL_S"),
     PeriodicJob("generation.sweep", sweep_generation_jobs, "SWEEP_GENERATION_INTERVAL_S"),
+    PeriodicJob("orders.reconcile", reconcile_orders, "RECONCILE_ORDERS_INTERVAL_S"),
 )
 
 

@@ -12,6 +12,10 @@ PRODUCTION_ENV = {
     "WECHAT_PUSH_TOKEN": "push-token",
     "WECHAT_PUSH_AES_KEY": "a" * 43,
     "PUBLIC_BASE_URL": "https://api.miaohua.example",
+    "WECHAT_PAY_MCHID": "1900000109",
+    "WECHAT_PAY_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----",
+    "WECHAT_PAY_CERT_SERIAL": "ABC123",
+    "WECHAT_PAY_APIV3_KEY": "k" * 32,
     "DATABASE_URL": "postgresql://app@db.internal/miaohua",
     "REDIS_URL": "redis://redis.internal:6379/0",
 }

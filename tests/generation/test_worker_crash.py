@@ -48,7 +48,7 @@ def test_sigkill_mid_job_then_sweep_deletes_sources_and_fails_the_job(app, wecha
     phone.bind_phone()
     phone.accept("face_processing")
     phone.call("POST", "/api/v1/me/age", json={"adult_confirmed": True})
-    job = start_job(phone, "living_photo", upload_ids(phone, images.encode(images.portrait())))["data"]
+    job = start_job(phone, "oil_painting", upload_ids(phone, images.encode(images.portrait())))["data"]
 
     env = {**os.environ, "MIAOHUA_ENV": "testing", "TEST_DATABASE_URL": crash_app.config["SQLALCHEMY_DATABASE_URI"],
            "TEST_REDIS_URL": shared_redis_url,

@@ -54,8 +54,8 @@ def test_a_correct_hand_made_signature_passes(pay_sandbox, pay_credentials):
     ("wrong", "issue"),
     [
         ({"sign_body": '{"total":1}'}, "sign not match"),
-        ({"timestamp": int(time.time()) - 301}, "timestamp"),
-        ({"timestamp": int(time.time()) + 400}, "timestamp"),
+        ({"timestamp_offset": -301}, "timestamp"),  # offsets: applied when the test runs, not when collected
+        ({"timestamp_offset": 400}, "timestamp"),
         ({"serial_no": "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"}, "商户证书序列号有误"),
         ({"mchid": "1900000999"}, "mchid"),
         ({"private_key": "stranger"}, "sign not match"),
@@ -64,6 +64,8 @@ def test_a_correct_hand_made_signature_passes(pay_sandbox, pay_credentials):
 def test_bad_request_signatures_are_refused(pay_sandbox, pay_credentials, stranger_key, wrong, issue):
     if wrong.get("private_key") == "stranger":
         wrong = {"private_key": stranger_key}
+    if "timestamp_offset" in wrong:
+        wrong = {"timestamp": int(time.time()) + wrong["timestamp_offset"]}
 
     answer = raw_call(pay_sandbox.url, pay_credentials, "POST", "/v3/pay/transactions/out-trade-no/ORDER-S1/close",
                       '{"mchid":"1900000109"}', **wrong)

@@ -1,0 +1,322 @@
+"""Order rules: create + prepay, payment notifications (exactly once), close, refunds, entitlements.
+
+Money moves only on verified facts: a payment counts when a verified notification or our own query
+of WeChat says SUCCESS with the right merchant, app, order number and amount — never because the
+mini-program said so. Each transition locks the order row (``SELECT … FOR UPDATE``) and is recorded
+with its cause; fulfilment is unique per order in the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.accounts.models import User
+from app.core.crypto import lookup_hash, open_text
+from app.core.db import utcnow
+from app.core.errors import ApiError, Conflict, NotFound, ServiceUnavailable
+from app.extensions import db
+
+from . import wechatpay
+from .models import TRANSITIONS, Entitlement, Order, OrderEvent, OrderStatus, ProcessedNotification, Refund
+from .products import PRODUCTS, Product
+
+log = logging.getLogger(__name__)
+
+PREPAY_VALID = timedelta(hours=2)
+PREPAY_RENEW_MARGIN = timedelta(minutes=10)
+
+
+class InvalidOrder(ApiError):
+    status, code, message = 422, "invalid_order", "This order cannot be created."
+
+
+class PaymentUnavailable(ServiceUnavailable):
+    code, message = "payment_unavailable", "WeChat Pay is not answering; please try again shortly."
+
+
+def new_order_number() -> str:
+    """≤ 32 characters of [A-Z0-9] (no '|': wechatpayv3 signs the unencoded path), not guessable."""
+    return "MH" + utcnow().strftime("%y%m%d") + secrets.token_hex(12).upper()
+
+
+def transition(order: Order, to_status: str, cause: str) -> None:
+    if to_status not in TRANSITIONS[order.status]:
+        raise Conflict(f"An order that is {order.status} cannot become {to_status}.", code="invalid_order_state",
+                       details={"status": order.status})
+    db.session.add(OrderEvent(order_id=order.id, from_status=order.status, to_status=to_status, cause=cause))
+    order.status = to_status
+
+
+def _openid(user: User) -> str:
+    identity = next(iter(user.wechat_identities), None)
+    if identity is None:
+        raise InvalidOrder("Pay from the mini-program (a WeChat login is needed).", code="wechat_login_required")
+    return open_text(identity.openid_ciphertext, "wechat.openid")
+
+
+def _check_subject(user: User, product: Product, subject_id: str | None) -> None:
+    from app.generation.models import GenerationJob, GenerationResult
+
+    if product.subject is None:
+        return
+    model = GenerationResult if product.subject == "result" else GenerationJob
+    found = subject_id and db.session.scalar(select(model.id).where(model.public_id == subject_id,
+                                                                    model.user_id == user.id))
+    if not found:
+        raise NotFound(f"No such {product.subject}.", code=f"{product.subject}_not_found")
+
+
+def create_order(user: User, product_id: str, subject_id: str | None) -> tuple[Order, dict]:
+    product = PRODUCTS.get(product_id)
+    if product is None:
+        raise InvalidOrder("No such product.", code="unknown_product")
+    _check_subject(user, product, subject_id)
+    openid = _openid(user)
+    order = Order(out_trade_no=new_order_number(), user_id=user.id, product_id=product.id,
+                  subject_id=subject_id, amount_fen=product.price_fen,
+                  payer_openid_hash=lookup_hash(openid, "wechat.openid"),
+                  expires_at=utcnow() + timedelta(seconds=current_app.config["ORDER_TTL_S"]))
+    db.session.add(order)
+    db.session.flush()
+    db.session.add(OrderEvent(order_id=order.id, from_status=None, to_status=OrderStatus.CREATED, cause="user"))
+    db.session.commit()
+    return order, prepay(order, openid)
+
+
+def prepay(order: Order, openid: str | None = None) -> dict:
+    """Parameters for ``wx.requestPayment``; reuses a prepay_id still valid, else asks for a new one."""
+    if order.status != OrderStatus.CREATED:
+        raise Conflict("This order can no longer be paid.", code="order_not_payable", details={"status": order.status})
+    now = utcnow()
+    if order.expires_at <= now:
+        raise Conflict("This order expired; start a new one.", code="order_expired")
+    if not order.prepay_id or not order.prepay_expires_at or order.prepay_expires_at - PREPAY_RENEW_MARGIN <= now:
+        product = PRODUCTS[order.product_id]
+        openid = openid or _openid(db.session.get(User, order.user_id))
+        try:
+            answer = wechatpay.call("pay", description=product.name, out_trade_no=order.out_trade_no,
+                                    amount={"total": order.amount_fen, "currency": order.currency},
+                                    payer={"openid": openid},
+                                    time_expire=_rfc3339(order.expires_at))
+        except wechatpay.PayUnavailable as exc:
+            log.warning("prepay failed", extra={"error": str(exc)})
+            raise PaymentUnavailable() from exc
+        except wechatpay.PayError as exc:
+            log.warning("prepay refused", extra={"code": exc.code})
+            raise PaymentUnavailable(details={"wechat_code": exc.code}) from exc
+        order.prepay_id = answer["prepay_id"]
+        order.prepay_expires_at = now + PREPAY_VALID
+        db.session.commit()
+    return wechatpay.request_payment_params(order.prepay_id)
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone().isoformat(timespec="seconds")
+
+
+def get_own(user: User, out_trade_no: str) -> Order:
+    order = db.session.scalar(select(Order).where(Order.out_trade_no == out_trade_no, Order.user_id == user.id))
+    if order is None:
+        raise NotFound("No such order.", code="order_not_found")
+    return order
+
+
+def list_own(user: User) -> list[Order]:
+    return list(db.session.scalars(select(Order).where(Order.user_id == user.id).order_by(Order.id.desc())))
+
+
+# --- payments -------------------------------------------------------------------------------------
+
+def _locked(out_trade_no: str) -> Order | None:
+    return db.session.scalar(select(Order).where(Order.out_trade_no == out_trade_no).with_for_update())
+
+
+def apply_paid_transaction(transaction: dict, cause: str) -> Order:
+    """A verified SUCCESS transaction: check it against the order and pay + fulfil, exactly once."""
+    m = wechatpay.merchant()
+    order = _locked(transaction.get("out_trade_no", ""))
+    if order is None:
+        raise wechatpay.NotificationRejected("unknown order")
+    mismatches = [name for name, ok in (
+        ("mchid", transaction.get("mchid") == m.mchid), ("appid", transaction.get("appid") == m.appid),
+        ("amount", (transaction.get("amount") or {}).get("total") == order.amount_fen),
+        ("trade_state", transaction.get("trade_state") == "SUCCESS"),
+    ) if not ok]
+    if mismatches:
+        raise wechatpay.NotificationRejected(f"does not match the order: {', '.join(mismatches)}")
+    if order.status not in (OrderStatus.CREATED, OrderStatus.CLOSED):
+        return order  # already paid: a duplicate notification or the query found it first
+    raced_close = order.status == OrderStatus.CLOSED
+    transition(order, OrderStatus.PAID, cause)
+    order.paid_at = utcnow()
+    order.transaction_id = transaction.get("transaction_id")
+    if raced_close:
+        # Paid after the user cancelled (the close raced the payment): give the money back.
+        _start_refund(order, order.amount_fen, "paid_after_close")
+    else:
+        fulfil(order)
+    return order
+
+
+def fulfil(order: Order) -> None:
+    product = PRODUCTS[order.product_id]
+    db.session.add(Entitlement(user_id=order.user_id, order_id=order.id, kind=product.grants,
+                               subject_id=order.subject_id, credit_kind=product.credit_kind,
+                               credits_total=product.credits))
+    transition(order, OrderStatus.FULFILLED, "entitlement_granted")
+    order.fulfilled_at = utcnow()
+
+
+def handle_notification(headers: dict[str, str], raw_body: bytes) -> None:
+    """Verify, decrypt and apply one notification; duplicates (same id) are acknowledged and ignored."""
+    verified = wechatpay.verify_notification(headers, raw_body)
+    event = verified["event_type"]
+    try:
+        with db.session.begin_nested():
+            db.session.add(ProcessedNotification(id=verified["id"], event_type=event))
+    except IntegrityError:
+        db.session.rollback()
+        return  # seen before (another copy may be applying it right now; the row lock orders them)
+    resource = verified["resource"]
+    if event == "TRANSACTION.SUCCESS":
+        apply_paid_transaction(resource, "notification")
+    elif event.startswith("REFUND."):
+        apply_refund_result(resource)
+    else:
+        log.info("payment notification ignored", extra={"event_type": event})
+    db.session.commit()
+
+
+def query_and_apply(order: Order) -> Order:
+    """Ask WeChat (the fallback when a notification is lost): pays, or closes an expired order."""
+    try:
+        transaction = wechatpay.call("query", out_trade_no=order.out_trade_no)
+    except wechatpay.PayError as exc:
+        if exc.code in ("ORDER_NOT_EXIST", "ORDERNOTEXIST", "RESOURCE_NOT_EXISTS"):
+            transaction = {"trade_state": "NOTPAY"}
+        else:
+            raise
+    if transaction.get("trade_state") == "SUCCESS":
+        order = apply_paid_transaction(transaction, "query")
+    elif order.status == OrderStatus.CREATED and order.expires_at <= utcnow():
+        close(order, "expired")
+    db.session.commit()
+    return order
+
+
+def close(order: Order, cause: str) -> None:
+    """Close at WeChat first (so it can no longer be paid), then here; the caller commits."""
+    if order.status != OrderStatus.CREATED:
+        raise Conflict("Only an unpaid order can be cancelled.", code="order_not_cancellable",
+                       details={"status": order.status})
+    try:
+        wechatpay.call("close", out_trade_no=order.out_trade_no)
+    except wechatpay.PayError as exc:
+        if exc.code == "ORDERPAID":
+            transaction = wechatpay.call("query", out_trade_no=order.out_trade_no)
+            apply_paid_transaction(transaction, "query_on_close")
+            return
+        if exc.code not in ("ORDER_CLOSED", "ORDERCLOSED", "ORDER_NOT_EXIST", "ORDERNOTEXIST"):
+            raise
+    except wechatpay.PayUnavailable as exc:
+        raise PaymentUnavailable() from exc
+    transition(order, OrderStatus.CLOSED, cause)
+    order.closed_at = utcnow()
+
+
+def reconcile(now: datetime | None = None) -> dict[str, int]:
+    """The scheduled fallback: query orders unpaid for a while, close those past expiry."""
+    now = now or utcnow()
+    config = current_app.config
+    counts = {"queried": 0, "paid": 0, "closed": 0}
+    stale = list(db.session.scalars(select(Order).where(
+        Order.status == OrderStatus.CREATED,
+        Order.created_at <= now - timedelta(seconds=config["ORDER_QUERY_AFTER_S"]))))
+    for order in stale:
+        try:
+            result = query_and_apply(order)
+        except (wechatpay.PayUnavailable, wechatpay.PayError) as exc:
+            log.warning("reconcile: query failed", extra={"error": str(exc)})
+            db.session.rollback()
+            continue
+        counts["queried"] += 1
+        counts["paid"] += result.status in (OrderStatus.FULFILLED, OrderStatus.PAID, OrderStatus.REFUNDING)
+        counts["closed"] += result.status == OrderStatus.CLOSED
+    return counts
+
+
+# --- refunds --------------------------------------------------------------------------------------
+
+def _start_refund(order: Order, amount_fen: int, reason: str) -> Refund:
+    """Record a refund and move the order to refunding; the call to WeChat happens in a job after commit."""
+    remaining = order.amount_fen - order.refunded_fen - sum(
+        r.amount_fen for r in order.refunds if r.status in ("requested", "processing"))
+    if not 0 < amount_fen <= remaining:
+        raise Conflict("Nothing (or not that much) left to refund.", code="refund_exceeds_paid",
+                       details={"refundable_fen": remaining})
+    refund = Refund(order_id=order.id, out_refund_no=f"{order.out_trade_no}R{len(order.refunds) + 1}",
+                    amount_fen=amount_fen, reason=reason)
+    db.session.add(refund)
+    transition(order, OrderStatus.REFUNDING, f"refund:{reason}")
+    db.session.flush()
+    from .tasks import submit_refund
+
+    submit_refund.enqueue_after_commit(refund.id)
+    for entitlement in db.session.scalars(select(Entitlement).where(Entitlement.order_id == order.id)):
+        entitlement.revoked_at = entitlement.revoked_at or utcnow()
+    return refund
+
+
+def request_refund(order: Order, amount_fen: int | None, reason: str) -> Refund:
+    refund = _start_refund(order, amount_fen or order.amount_fen - order.refunded_fen, reason)
+    db.session.commit()
+    return refund
+
+
+def submit(refund_id: int) -> str:
+    """Send a refund to WeChat (idempotent: ``out_refund_no`` is WeChat's idempotency key)."""
+    refund = db.session.get(Refund, refund_id)
+    if refund is None or refund.status not in ("requested", "processing"):
+        return "nothing_to_do"
+    order = db.session.get(Order, refund.order_id)
+    answer = wechatpay.call("refund", out_refund_no=refund.out_refund_no, out_trade_no=order.out_trade_no,
+                            reason=refund.reason[:80],
+                            amount={"refund": refund.amount_fen, "total": order.amount_fen, "currency": "CNY"},
+                            notify_url=wechatpay.merchant().notify_url.replace("/notify", "/refund-notify"))
+    _settle_refund(refund, answer.get("status", "PROCESSING"))
+    db.session.commit()
+    return refund.status
+
+
+def apply_refund_result(resource: dict) -> None:
+    refund = db.session.scalar(select(Refund).where(Refund.out_refund_no == resource.get("out_refund_no", ""))
+                               .with_for_update())
+    if refund is None:
+        raise wechatpay.NotificationRejected("unknown refund")
+    _settle_refund(refund, resource.get("refund_status") or resource.get("status", ""))
+
+
+def _settle_refund(refund: Refund, wechat_status: str) -> None:
+    status = {"SUCCESS": "success", "CLOSED": "closed", "ABNORMAL": "abnormal",
+              "PROCESSING": "processing"}.get(wechat_status, refund.status)
+    if refund.status in ("success", "closed") or status == refund.status:
+        return
+    refund.status = status
+    if status not in ("success", "closed"):
+        return
+    refund.finished_at = utcnow()
+    order = db.session.scalar(select(Order).where(Order.id == refund.order_id).with_for_update())
+    if status == "success":
+        order.refunded_fen += refund.amount_fen
+        done = order.refunded_fen >= order.amount_fen
+        transition(order, OrderStatus.REFUNDED if done else OrderStatus.PARTIALLY_REFUNDED, "refund_succeeded")
+    else:  # WeChat could not refund: the order stands, and so does what it granted
+        transition(order, OrderStatus.FULFILLED if order.fulfilled_at else OrderStatus.PAID, "refund_closed")
+        for entitlement in db.session.scalars(select(Entitlement).where(Entitlement.order_id == order.id)):
+            entitlement.revoked_at = None
