@@ -164,10 +164,10 @@ class Generator(Protocol):
 
 
 # The registry: backend name -> "module:attribute" of a zero-argument factory (usually the class), imported on
-# first use. The GPU backend registers itself here as "diffusion" when it lands, e.g.
-#     "diffusion": "workers.generators.diffusion:DiffusionGenerator",
+# first use (the diffusion stack is heavy and only installed on GPU workers: requirements-gpu.txt).
 _FACTORIES: dict[str, str | Callable[[], Generator]] = {
     "classical": "workers.generators.classical:ClassicalGenerator",
+    "diffusion": "workers.generators.diffusion:DiffusionGenerator",
 }
 _INSTANCES: dict[str, Generator] = {}
 _LOCK = threading.Lock()
