@@ -168,6 +168,9 @@ class BaseConfig:
         # Where WeChat (content checks) and browsers fetch signed media URLs from.
         self.PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", f"http://127.0.0.1:{env_int('WEB_PORT', 5000)}")
         self.MEDIA_URL_TTL_S = env_int("MEDIA_URL_TTL_S", 600)
+        # Data exports (policy §8(5)): the encrypted archive lives this long; its download link much less.
+        self.EXPORT_TTL_DAYS = env_int("EXPORT_TTL_DAYS", 7)
+        self.EXPORT_DOWNLOAD_URL_TTL_S = env_int("EXPORT_DOWNLOAD_URL_TTL_S", 600)
 
         # Portrait uploads (policy §2.1).
         self.UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 15 * 1024 * 1024)
@@ -175,6 +178,20 @@ class BaseConfig:
         self.UPLOAD_MIN_SIDE = env_int("UPLOAD_MIN_SIDE", 256)
         self.UPLOAD_UNCLAIMED_TTL_S = env_int("UPLOAD_UNCLAIMED_TTL_S", 30 * 60)
         self.SWEEP_UPLOADS_INTERVAL_S = env_int("SWEEP_UPLOADS_INTERVAL_S", 60)
+        # Retention (policy §5; README "Retention"): data class → period → action, enforced daily by the
+        # privacy.retention job (app/privacy/retention.py). Each period: RETENTION_<CLASS>_DAYS.
+        self.RETENTION = {name: {"days": env_int(f"RETENTION_{name.upper()}_DAYS", days), "action": action}
+                          for name, days, action in (
+                              ("results", 90, "delete"), ("generation_jobs", 90, "delete"),
+                              ("deleted_uploads", 90, "delete"), ("operation_logs", 180, "delete"),
+                              ("login_sessions", 30, "delete"), ("sms_codes", 1, "delete"),
+                              ("exports", 7, "delete"), ("orders_without_user", 0, "anonymise"),
+                              ("orders", 3 * 365, "delete"), ("deletion_receipts", 3 * 365, "delete"),
+                              ("deletion_log", 400, "delete"))}
+        self.RETENTION_SWEEP_INTERVAL_S = env_int("RETENTION_SWEEP_INTERVAL_S", 24 * 3600)
+        self.RETENTION_SWEEP_TIMEOUT_S = env_int("RETENTION_SWEEP_TIMEOUT_S", 3600)
+        self.RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 1000)  # rows per transaction
+        self.SERVICE_NAME = env_str("SERVICE_NAME", "miaohua")  # `flask privacy shutdown --confirm <this>`
 
         # Generation (policy §2.1: sources deleted when the job ends).
         self.GENERATION_BACKEND = env_str("GENERATION_BACKEND", "classical")  # classical | diffusion
@@ -182,6 +199,12 @@ class BaseConfig:
         self.GENERATION_JOB_TIMEOUT_S = env_int("GENERATION_JOB_TIMEOUT_S", 600)
         self.GENERATION_DEFAULT_SECONDS = env_int("GENERATION_DEFAULT_SECONDS", 5)
         self.SWEEP_GENERATION_INTERVAL_S = env_int("SWEEP_GENERATION_INTERVAL_S", 60)
+        self.LIKENESS_CHECK_ENABLED = env_bool("LIKENESS_CHECK_ENABLED", True)
+        self.LIKENESS_THRESHOLD = float(env_str("LIKENESS_THRESHOLD", "0.5"))
+        # WeChat subscribe message when a job ends (unset: no message).
+        self.SUBSCRIBE_TEMPLATE_JOB_DONE = env_str("SUBSCRIBE_TEMPLATE_JOB_DONE",
+                                                   "job-done-template" if self.WECHAT_SANDBOX else None)
+        self.SUBSCRIBE_MINIPROGRAM_STATE = env_str("SUBSCRIBE_MINIPROGRAM_STATE", "developer")
         self.FACE_CHECK_ENABLED = env_bool("FACE_CHECK_ENABLED", True)
         self.CONTENT_CHECK_ENABLED = env_bool("CONTENT_CHECK_ENABLED", True)
         self.CONTENT_CHECK_TIMEOUT_S = env_int("CONTENT_CHECK_TIMEOUT_S", 600)
@@ -215,6 +238,11 @@ class BaseConfig:
         self.OPERATOR_EMAIL = env_str("OPERATOR_EMAIL", "miaohua_server@sensetime.com")
         self.PROCESSORS = _processors(env_str("PROCESSORS_FILE"))
         self.MINOR_AGE = env_int("MINOR_AGE", 14)  # below this, a guardian must consent (§9)
+        # §8: requests are answered within this many working days; holidays and make-up workdays (调休)
+        # are comma-separated ISO dates, to update each year from the State Council's notice.
+        self.RIGHTS_RESPONSE_WORKING_DAYS = env_int("RIGHTS_RESPONSE_WORKING_DAYS", 15)
+        self.PUBLIC_HOLIDAYS = env_str("PUBLIC_HOLIDAYS", "")  # e.g. "2026-10-01,2026-10-02"
+        self.EXTRA_WORKDAYS = env_str("EXTRA_WORKDAYS", "")
 
         # Accounts and sessions (policy §4, §7).
         self.SESSION_TTL_DAYS = env_int("SESSION_TTL_DAYS", 30)

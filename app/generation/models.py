@@ -4,7 +4,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import UTCDateTime, utcnow
@@ -65,6 +65,9 @@ class GenerationResult(db.Model):
     height: Mapped[int] = mapped_column()
     original_object_id: Mapped[str | None] = mapped_column(ForeignKey("stored_objects.id"), default=None)
     preview_object_id: Mapped[str | None] = mapped_column(ForeignKey("stored_objects.id"), default=None)
+    # Geometric likeness to the source photo (app/generation/likeness.py): None when not checked (ID photo, video)
+    likeness_score: Mapped[float | None] = mapped_column(default=None)
+    likeness_flagged: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 

@@ -20,7 +20,7 @@ from app.core.db import utcnow
 from app.core.jobs import redis_connection
 from app.extensions import db
 
-from . import previews, services
+from . import notify, previews, services
 from .models import FINISHED, GenerationJob, GenerationResult, JobStatus
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,8 @@ def run(job_id: int) -> str:
     spec = services.style(job.style_id)
     try:
         with Heartbeat(job.public_id, current_app.config["GENERATION_HEARTBEAT_TTL_S"]):
-            outputs = _generate(job, spec)
-            _store_results(job, outputs)
+            outputs, verdicts = _generate(job, spec)
+            _store_results(job, outputs, verdicts)
         services.finish(job, JobStatus.SUCCEEDED)
         job.progress = 1.0
         services.record_duration(spec.kind, time.monotonic() - started)
@@ -92,11 +92,15 @@ def run(job_id: int) -> str:
             log.exception("generation failed")
             services.finish(job, JobStatus.FAILED, "internal_error", "Something went wrong; please try again.")
     db.session.commit()
+    notify.job_finished(job)  # after the commit, best effort: WeChat can never fail the job
     return job.status
 
 
-def _generate(job: GenerationJob, spec) -> list:
+def _generate(job: GenerationJob, spec) -> tuple[list, list]:
+    """The generator's outputs and their likeness verdicts (``likeness.py``: checked, maybe regenerated once)."""
     from workers.generators.base import GenerationRequest, get_generator
+
+    from . import likeness
 
     sources = tuple(objects.read(upload.stored_object) for upload in services.sources_of(job))
     request = GenerationRequest(style=spec, sources=sources, image_format="jpeg")
@@ -112,13 +116,16 @@ def _generate(job: GenerationJob, spec) -> list:
                                .values(progress=round(min(max(fraction, 0.0), 0.99), 3)))
             db.session.commit()
 
-    return get_generator(current_app.config["GENERATION_BACKEND"]).generate(request, progress)
+    generator = get_generator(current_app.config["GENERATION_BACKEND"])
+    outputs = generator.generate(request, progress)
+    return likeness.review_job(generator, request, outputs, current_app.config, keep_going=lambda: progress(0.99),
+                               propagate=(JobCancelled, JobTimeoutException))
 
 
-def _store_results(job: GenerationJob, outputs: list) -> None:
+def _store_results(job: GenerationJob, outputs: list, verdicts: list) -> None:
     stored = []
     try:
-        for output in outputs:
+        for output, verdict in zip(outputs, verdicts, strict=True):
             if output.mime.startswith("image/"):
                 original, original_mime = previews.labelled_original(output.data, job.public_id)
                 preview, _ = previews.watermarked_preview(output.data, job.public_id)
@@ -134,7 +141,8 @@ def _store_results(job: GenerationJob, outputs: list) -> None:
                 stored.append(preview_obj)
             db.session.add(GenerationResult(job_id=job.id, user_id=job.user_id, kind=kind, mime_type=original_mime,
                                             width=output.width, height=output.height, original=original_obj,
-                                            preview=preview_obj))
+                                            preview=preview_obj, likeness_score=verdict.score,
+                                            likeness_flagged=verdict.flagged))
         db.session.flush()
     except Exception:
         for obj in stored:

@@ -193,6 +193,7 @@ def sweep(now=None) -> dict[str, int]:
     counts = {"worker_lost": 0, "requeued": 0}
     grace = timedelta(seconds=config["GENERATION_HEARTBEAT_TTL_S"])
     running = db.session.scalars(select(GenerationJob).where(GenerationJob.status == JobStatus.RUNNING))
+    lost: list[GenerationJob] = []
     for job in running:
         alive = conn.exists(HEARTBEAT_KEY.format(job=job.public_id))
         if not alive and job.started_at and job.started_at <= now - grace:
@@ -200,6 +201,7 @@ def sweep(now=None) -> dict[str, int]:
             with contextlib.suppress(NoSuchJobError):
                 Job.fetch(job.rq_job_id, connection=conn).cancel()
             counts["worker_lost"] += 1
+            lost.append(job)
     queued = db.session.scalars(select(GenerationJob).where(GenerationJob.status == JobStatus.QUEUED,
                                                             GenerationJob.created_at <= now - grace))
     from .tasks import run_generation
@@ -211,6 +213,10 @@ def sweep(now=None) -> dict[str, int]:
             enqueue_now(run_generation, job.id, job_id=job.rq_job_id)
             counts["requeued"] += 1
     db.session.commit()
+    from .notify import job_finished
+
+    for job in lost:
+        job_finished(job)  # best effort, after the commit
     if any(counts.values()):
         log.warning("generation jobs recovered", extra=counts)
     return counts

@@ -51,6 +51,9 @@ class ResultOut(BaseModel):
     kind: str
     width: int
     height: int
+    likeness_score: float | None = Field(description="Face-geometry likeness to the source photo, 0-1 (no "
+                                                     "identity model); null when not checked (ID photo, video)")
+    likeness_flagged: bool = Field(description="Below LIKENESS_THRESHOLD after a retry where the backend can vary")
 
 
 class JobOut(BaseModel):
@@ -88,7 +91,8 @@ def job_out(job: GenerationJob, with_position: bool = True) -> JobOut:
                   queue_position=position, estimated_wait_s=wait, error_code=job.error_code,
                   error_message=job.error_message, created_at=job.created_at, finished_at=job.finished_at,
                   sources_deleted_at=job.sources_deleted_at,
-                  results=[ResultOut(id=r.public_id, kind=r.kind, width=r.width, height=r.height)
+                  results=[ResultOut(id=r.public_id, kind=r.kind, width=r.width, height=r.height,
+                                     likeness_score=r.likeness_score, likeness_flagged=r.likeness_flagged)
                            for r in job.results if r.deleted_at is None])
 
 
