@@ -152,7 +152,11 @@ class BaseConfig:
             "WECHAT_API_BASE_URL",
             f"http://127.0.0.1:{self.WECHAT_SANDBOX_PORT}" if sandbox else WECHAT_API_BASE_URL,
         )
-        self.WECHAT_PAY_BASE_URL = env_str("WECHAT_PAY_BASE_URL", WECHAT_PAY_BASE_URL)
+        self.WECHAT_PAY_BASE_URL = env_str(
+            "WECHAT_PAY_BASE_URL",
+            f"http://127.0.0.1:{self.WECHAT_SANDBOX_PORT}" if sandbox else WECHAT_PAY_BASE_URL,
+        )
+
         self.WECHAT_CONNECT_TIMEOUT = float(env_str("WECHAT_CONNECT_TIMEOUT", "3"))
         self.WECHAT_READ_TIMEOUT = float(env_str("WECHAT_READ_TIMEOUT", "5"))
         self.WECHAT_MAX_ATTEMPTS = env_int("WECHAT_MAX_ATTEMPTS", 2)  # only for requests WeChat never saw
