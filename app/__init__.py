@@ -81,6 +81,7 @@ def register_blueprints(app: Flask) -> None:
     from app.ops import keys_cli
     from app.orders import events as orders_events
     from app.orders import views as orders_views
+    from app.privacy import export_views as privacy_export_views
     from app.privacy import views as privacy_views
     from app.uploads import cli as uploads_cli
     from app.uploads import events as uploads_events
@@ -96,7 +97,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(uploads_views.bp)
     app.register_blueprint(uploads_views.wechat_push_bp)
     app.register_blueprint(uploads_cli.bp)
+    from app.privacy import cli as privacy_cli  # flask privacy retention | replay-deletions | shutdown
+
+    app.register_blueprint(privacy_cli.bp)
     app.register_blueprint(privacy_views.bp)
+    app.register_blueprint(privacy_export_views.bp)
     uploads_events.connect()
     app.register_blueprint(generation_views.bp)
     generation_events.connect()
@@ -105,12 +110,18 @@ def register_blueprints(app: Flask) -> None:
     orders_events.connect()
     app.register_blueprint(consent_cli.bp)
     app.register_blueprint(policy_pages.bp)
+    from app.demo import cli as demo_cli
+    from app.demo import views as demo_views
+
+    app.register_blueprint(demo_cli.bp)
+    app.register_blueprint(demo_views.bp)  # /demo/: the simulated mini-program (its sandbox proxy: dev only)
     if app.config["SMS_PROVIDER"] == "sandbox":  # never in production (config refuses it there)
         app.register_blueprint(accounts_views.dev_bp)
     # Reachable before (or without) accepting the policy: health, docs, login, profile and sessions,
     # the policy and consent themselves. Everything else needs the current policy accepted.
     consent_guards.exempt(health.bp, openapi.bp, accounts_views.bp, accounts_views.dev_bp, consent_views.bp,
-                          policy_pages.bp, privacy_views.bp, uploads_views.wechat_push_bp, orders_views.payments_bp)
+                          policy_pages.bp, privacy_views.bp, privacy_export_views.bp, uploads_views.wechat_push_bp,
+                          orders_views.payments_bp)
     consent_guards.init_app(app)
 
 

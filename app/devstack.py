@@ -131,6 +131,7 @@ class DevStack:
         lines = [
             "",
             "Miaohua is running. Ctrl-C stops everything.",
+            f"  Demo         {base}/demo/  (the mini-program, simulated; CLI: .venv/bin/flask --app wsgi:app demo run)",
             f"  API docs     {base}/api/v1/docs",
             f"  Readiness    {base}/readyz",
             *([f"  WeChat       http://{self.host}:{config.WECHAT_SANDBOX_PORT}/sandbox/  (sandbox: test users,"

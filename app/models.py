@@ -6,6 +6,8 @@ from app.core.objects import StoredObject
 from app.generation.models import GenerationJob, GenerationResult
 from app.ops.models import QueueProbe
 from app.orders.models import CreditUse, Entitlement, Order, OrderEvent, ProcessedNotification, Refund
+from app.privacy.deletion_log import DeletionLogEntry
+from app.privacy.export_models import DataExport
 from app.privacy.models import DeletionReceipt, OperationLog
 from app.uploads.models import Upload
 
@@ -13,6 +15,8 @@ __all__ = [
     "AgeDeclaration",
     "ConsentRecord",
     "CreditUse",
+    "DataExport",
+    "DeletionLogEntry",
     "DeletionReceipt",
     "Device",
     "Entitlement",

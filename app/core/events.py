@@ -4,6 +4,8 @@ Receivers run synchronously in the request, inside its transaction; slow work go
 - ``consent_withdrawn(user_id, purpose)``: the user withdrew consent for ``purpose``.
 - ``face_data_deletion_required(user_id, reason)``: every portrait, avatar and queued face job of
   this user must go (withdrawn face consent, a minor found without guardian consent, …).
+- ``account_cancelled(user_id)``: the account is being deleted in this transaction; domains destroy
+  the files they hold for it (exports, avatars) before the rows go.
 - ``generation_job_ended(job_id, user_id, status)``: a generation job ended (succeeded, failed,
   cancelled); orders return what a job that did not succeed consumed.
 """
@@ -15,3 +17,4 @@ signals = Namespace()
 consent_withdrawn = signals.signal("consent-withdrawn")
 face_data_deletion_required = signals.signal("face-data-deletion-required")
 generation_job_ended = signals.signal("generation-job-ended")
+account_cancelled = signals.signal("account-cancelled")

@@ -35,3 +35,20 @@ class OperationLog(db.Model):
     subject_type: Mapped[str] = mapped_column(String(32))
     subject_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DeletionRequest(db.Model):
+    """A user's request to delete categories of data (§8(2)), answered within 15 working days."""
+
+    __tablename__ = "deletion_requests"
+    __table_args__ = (Index("ix_deletion_requests_user", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    categories: Mapped[str] = mapped_column(String(200))  # comma-separated
+    status: Mapped[str] = mapped_column(String(16))  # pending | completed
+    channel: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -12,6 +12,9 @@ def write_receipt(user_id: int | None, data_kind: str, subject_id: str, reason: 
     receipt = DeletionReceipt(user_id=user_id, data_kind=data_kind, subject_id=subject_id, reason=reason,
                               deleted_at=utcnow())
     db.session.add(receipt)
+    from .deletion_log import log_receipt  # every deletion is also logged (ids only) for replay after a restore
+
+    log_receipt(receipt)
     return receipt
 
 

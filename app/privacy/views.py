@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from flask import Blueprint
 from flask_login import current_user
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.accounts.auth import login_required
 from app.core.api import API_PREFIX, endpoint
 
+from . import rights
 from .receipts import receipts_of
 
 bp = Blueprint("privacy", __name__, url_prefix=API_PREFIX)
@@ -32,3 +34,95 @@ class ReceiptsOut(BaseModel):
 def deletion_receipts():
     return ReceiptsOut(receipts=[ReceiptOut(data_kind=r.data_kind, subject_id=r.subject_id, reason=r.reason,
                                             deleted_at=r.deleted_at) for r in receipts_of(current_user.id)])
+
+
+# --- what we hold, deletion requests, cancellation ----------------------------------------------------
+
+class CategoryOut(BaseModel):
+    name: str
+    count: int
+    retention: str
+
+
+class HoldingsOut(BaseModel):
+    profile: dict
+    categories: list[CategoryOut]
+    how_to_correct: str
+
+
+class DeletionRequestIn(BaseModel):
+    categories: list[Literal["results", "avatar", "uploads", "operation_logs", "devices"]] = Field(min_length=1)
+
+
+class DeletionRequestOut(BaseModel):
+    id: str
+    categories: list[str]
+    status: str
+    created_at: datetime
+    due_at: datetime = Field(description="15 working days after the request (§8)")
+    completed_at: datetime | None
+
+
+class DeletionRequestsOut(BaseModel):
+    requests: list[DeletionRequestOut]
+
+
+class SentOut(BaseModel):
+    expires_in: int
+
+
+class CancelIn(BaseModel):
+    code: str = Field(pattern=r"^\d{6}$", description="The code sent to the bound phone")
+
+
+def request_out(request) -> DeletionRequestOut:
+    return DeletionRequestOut(id=request.public_id, categories=request.categories.split(","), status=request.status,
+                              created_at=request.created_at, due_at=request.due_at,
+                              completed_at=request.completed_at)
+
+
+@bp.get("/me/data")
+@login_required
+@endpoint("Everything we hold about me, with counts and retention (§8(1))", response=HoldingsOut, auth=True,
+          tags=("privacy",))
+def my_data():
+    user = current_user
+    return HoldingsOut(
+        profile={"id": user.public_id, "nickname": user.nickname, "avatar_url": user.avatar_url,
+                 "phone_masked": user.phone_masked, "created_at": user.created_at.isoformat()},
+        categories=[CategoryOut(**vars(c)) for c in rights.holdings(user)],
+        how_to_correct="PATCH /api/v1/me (nickname, avatar); bind a new phone with /api/v1/me/phone/wechat",
+    )
+
+
+@bp.post("/me/deletion-requests")
+@login_required
+@endpoint("Delete categories of my data now (§8(2))", body=DeletionRequestIn, response=DeletionRequestOut,
+          status=201, auth=True, tags=("privacy",), errors=[422])
+def create_deletion_request(body: DeletionRequestIn):
+    return request_out(rights.request_deletion(current_user, list(body.categories)))
+
+
+@bp.get("/me/deletion-requests")
+@login_required
+@endpoint("My deletion requests and their status", response=DeletionRequestsOut, auth=True, tags=("privacy",))
+def list_deletion_requests():
+    return DeletionRequestsOut(requests=[request_out(r) for r in rights.list_requests(current_user)])
+
+
+@bp.post("/me/cancellation/code")
+@login_required
+@endpoint("Send the account-cancellation code to my phone", response=SentOut, status=202, auth=True,
+          tags=("privacy",), errors=[403, 429, 503])
+def cancellation_code():
+    return SentOut(expires_in=rights.send_cancellation_code(current_user))
+
+
+@bp.post("/me/cancellation")
+@login_required
+@endpoint("Cancel my account (§8(4)): immediate and final", body=CancelIn, status=204, auth=True,
+          tags=("privacy",), errors=[400, 403, 429],
+          description="Revokes every session, cancels jobs, deletes uploads, results, devices, consents and logs, "
+                      "deletes the account; orders are kept pseudonymised as the law requires.")
+def cancel_account(body: CancelIn):
+    rights.confirm_and_cancel(current_user, body.code)

@@ -1,0 +1,193 @@
+"""User rights (§8): what we hold, deleting categories, cancelling the account.
+
+Cancellation removes the person: every session is revoked at once, queued and running jobs are
+cancelled, uploads, results and exports are destroyed (files and data keys), and the user row is
+deleted — which cascades to identities, devices, sessions, consents, logs. Orders and refunds stay,
+as the law requires, pseudonymised: no user, no openid hash. Receipts stay without a user. The same
+WeChat user logging in later gets a fresh account, because the WeChat identity is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import delete, func, select, update
+
+from app.accounts import phones, sessions, sms
+from app.accounts.models import Device, LoginSession, SmsCode, User, WechatIdentity
+from app.consent.models import ConsentRecord
+from app.core import events, objects
+from app.core.db import utcnow
+from app.core.errors import ApiError, ValidationFailed
+from app.extensions import db
+from app.generation import services as generation
+from app.generation.models import FINISHED, GenerationJob, GenerationResult
+from app.orders.models import Order
+from app.uploads import services as uploads
+from app.uploads.models import Upload
+
+from .models import DeletionReceipt, DeletionRequest, OperationLog
+from .receipts import write_receipt
+from .workdays import add_working_days, parse_dates
+
+log = logging.getLogger(__name__)
+
+CANCEL_SMS_PURPOSE = "cancel"
+AUTOMATED_CATEGORIES = ("results", "avatar", "uploads", "operation_logs", "devices")
+
+
+class ConfirmationRequired(ApiError):
+    status, code, message = 403, "confirmation_required", "Confirm with the code sent to your phone."
+
+
+# --- what we hold --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    count: int
+    retention: str
+
+
+def holdings(user: User) -> list[Category]:
+    def count(model, *where) -> int:
+        return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+    uid = user.id
+    live = LoginSession.revoked_at.is_(None)
+    return [
+        Category("profile", 1, "until you cancel the account"),
+        Category("phone", int(user.has_phone), "until you cancel the account (encrypted; shown masked)"),
+        Category("wechat_identities", count(WechatIdentity, WechatIdentity.user_id == uid),
+                 "until you cancel the account (openid encrypted)"),
+        Category("devices", count(Device, Device.user_id == uid), "until you cancel or delete them"),
+        Category("sessions", count(LoginSession, LoginSession.user_id == uid, live),
+                 f"{current_app.config['SESSION_TTL_DAYS']} days, or until revoked"),
+        Category("consents", count(ConsentRecord, ConsentRecord.user_id == uid), "the history of your choices"),
+        Category("uploads", count(Upload, Upload.user_id == uid, Upload.deleted_at.is_(None)),
+                 "deleted when the job that used them ends, or after 30 minutes unused"),
+        Category("jobs", count(GenerationJob, GenerationJob.user_id == uid), "90 days"),
+        Category("results", count(GenerationResult, GenerationResult.user_id == uid,
+                                  GenerationResult.deleted_at.is_(None)), "90 days"),
+        Category("orders", count(Order, Order.user_id == uid), "3 years (law), pseudonymised after cancellation"),
+        Category("operation_logs", count(OperationLog, OperationLog.user_id == uid), "180 days"),
+        Category("deletion_receipts", count(DeletionReceipt, DeletionReceipt.user_id == uid), "3 years"),
+    ]
+
+
+# --- deleting categories -------------------------------------------------------------------------
+
+def due_date(start=None):
+    config = current_app.config
+    return add_working_days(start or utcnow(), config["RIGHTS_RESPONSE_WORKING_DAYS"],
+                            parse_dates(config["PUBLIC_HOLIDAYS"]), parse_dates(config["EXTRA_WORKDAYS"]))
+
+
+def request_deletion(user: User, categories: list[str], channel: str = "miniprogram") -> DeletionRequest:
+    unknown = sorted(set(categories) - set(AUTOMATED_CATEGORIES))
+    if unknown:
+        raise ValidationFailed(details={"fields": [{"field": "categories", "location": "body", "type": "unknown",
+                                                    "message": f"unknown categories: {', '.join(unknown)}; "
+                                                               "to delete everything, cancel the account"}]})
+    now = utcnow()
+    request = DeletionRequest(public_id=uuid.uuid4().hex, user_id=user.id, categories=",".join(sorted(set(categories))),
+                              status="pending", channel=channel, created_at=now, due_at=due_date(now))
+    db.session.add(request)
+    for category in sorted(set(categories)):
+        _delete_category(user, category)
+    request.status, request.completed_at = "completed", utcnow()
+    db.session.commit()
+    return request
+
+
+def _delete_category(user: User, category: str) -> None:
+    reason = f"user_request:{category}"
+    if category == "uploads":
+        uploads.delete_all_of_user(user.id, reason)
+    elif category in ("results", "avatar"):
+        query = select(GenerationResult).where(GenerationResult.user_id == user.id,
+                                               GenerationResult.deleted_at.is_(None))
+        if category == "avatar":
+            avatar_styles = [s.id for s in generation.catalogue() if s.kind == "avatar"]
+            query = query.join(GenerationJob).where(GenerationJob.style_id.in_(avatar_styles))
+        for result in db.session.scalars(query):
+            destroy_result(result, reason)
+    elif category == "operation_logs":
+        db.session.execute(delete(OperationLog).where(OperationLog.user_id == user.id))
+        write_receipt(user.id, "operation_logs", user.public_id, reason)
+    elif category == "devices":
+        db.session.execute(update(LoginSession).where(LoginSession.user_id == user.id).values(device_id=None))
+        db.session.execute(delete(Device).where(Device.user_id == user.id))
+        write_receipt(user.id, "devices", user.public_id, reason)
+
+
+def destroy_result(result: GenerationResult, reason: str) -> None:
+    for stored in (result.original, result.preview):
+        if stored is not None and stored.destroyed_at is None:
+            objects.destroy(stored)
+    result.deleted_at = result.deleted_at or utcnow()
+    write_receipt(result.user_id, "result_image", result.public_id, reason)
+
+
+def list_requests(user: User) -> list[DeletionRequest]:
+    return list(db.session.scalars(select(DeletionRequest).where(DeletionRequest.user_id == user.id)
+                                   .order_by(DeletionRequest.id.desc())))
+
+
+# --- cancellation ---------------------------------------------------------------------------------
+
+def send_cancellation_code(user: User) -> int:
+    phone = _phone_of(user)
+    phone_key = phones.phone_hash(phone)
+    from app.accounts import risk
+
+    risk.limit_sms_send(phone_key, None)
+    code, ttl = sms.issue_code(phone_key, CANCEL_SMS_PURPOSE)
+    db.session.commit()
+    sms.deliver(phone, code, ttl)
+    return ttl
+
+
+def _phone_of(user: User) -> str:
+    if user.phone_ciphertext is None:
+        raise ConfirmationRequired("Bind a phone number first, or ask customer service to cancel the account.",
+                                   code="phone_binding_required")
+    return phones.open_phone(user.phone_ciphertext)
+
+
+def confirm_and_cancel(user: User, code: str) -> None:
+    phone_key = phones.phone_hash(_phone_of(user))
+    from app.accounts import risk
+
+    risk.limit_sms_verify(phone_key)
+    sms.verify_code(phone_key, CANCEL_SMS_PURPOSE, code)
+    cancel_account(user, reason="user_request")
+
+
+def cancel_account(user: User, reason: str) -> None:
+    """Everything at once, in one transaction (support calls this too, with its own reason)."""
+    user_id, public_id = user.id, user.public_id
+    sessions.revoke_all(user_id, sessions.RevokeReason.USER_REVOKED)
+    for job in db.session.scalars(select(GenerationJob).where(GenerationJob.user_id == user_id,
+                                                              GenerationJob.status.not_in(FINISHED))):
+        generation.cancel(job, commit=False)
+    uploads.delete_all_of_user(user_id, f"account_cancelled:{reason}")
+    for result in db.session.scalars(select(GenerationResult).where(GenerationResult.user_id == user_id,
+                                                                    GenerationResult.deleted_at.is_(None))):
+        destroy_result(result, f"account_cancelled:{reason}")
+    events.account_cancelled.send(current_app._get_current_object(), user_id=user_id)
+    # Kept by law, without a link to the person.
+    db.session.execute(update(Order).where(Order.user_id == user_id).values(user_id=None, payer_openid_hash=None))
+    if user.phone_hash:
+        db.session.execute(delete(SmsCode).where(SmsCode.phone_hash == user.phone_hash))
+    write_receipt(None, "account", public_id, f"account_cancelled:{reason}")
+    db.session.flush()
+    db.session.execute(update(DeletionReceipt).where(DeletionReceipt.user_id == user_id).values(user_id=None))
+    # The database cascades: identities, devices, sessions, consents, uploads, jobs, results, logs.
+    db.session.execute(delete(User).where(User.id == user_id))
+    db.session.commit()
+    db.session.expunge_all()
+    log.info("account cancelled", extra={"reason": reason})
