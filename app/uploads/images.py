@@ -40,12 +40,16 @@ class ImageRejected(Exception):
         self.user_message = REASONS[reason]
 
 
+ANALYSIS_LONG_SIDE = 1024
+
+
 @dataclass(frozen=True)
 class NormalisedImage:
     jpeg: bytes
     width: int
     height: int
     source_format: str
+    analysis: Image.Image  # the same pixels at most ANALYSIS_LONG_SIDE wide, for the face check (no re-decode)
 
 
 def normalise(data: bytes, *, max_pixels: int, min_side: int) -> NormalisedImage:
@@ -72,13 +76,15 @@ def normalise(data: bytes, *, max_pixels: int, min_side: int) -> NormalisedImage
         source_format = image.format or "unknown"
         try:
             image.load()
-            upright = ImageOps.exif_transpose(image)
+            upright = ImageOps.exif_transpose(image) if image.getexif().get(0x0112, 1) != 1 else image
             rgb = _to_srgb(upright)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
             raise ImageRejected("corrupt") from exc
     out = io.BytesIO()
     rgb.save(out, format="JPEG", quality=OUTPUT_QUALITY, optimize=False)  # no exif=, icc_profile=: none kept
-    return NormalisedImage(out.getvalue(), rgb.width, rgb.height, source_format)
+    factor = -(-max(rgb.size) // ANALYSIS_LONG_SIDE)  # ceil: a box reduction is fast and good enough here
+    analysis = rgb.reduce(factor) if factor > 1 else rgb
+    return NormalisedImage(out.getvalue(), rgb.width, rgb.height, source_format, analysis)
 
 
 def _to_srgb(image: Image.Image) -> Image.Image:
@@ -88,7 +94,7 @@ def _to_srgb(image: Image.Image) -> Image.Image:
         flattened = Image.new("RGB", rgba.size, (255, 255, 255))
         flattened.paste(rgba, mask=rgba.getchannel("A"))
         image = flattened
-    else:
+    elif image.mode != "RGB":
         image = image.convert("RGB")
     if icc:
         # Colour managed source: convert to sRGB so the profile can be dropped without a colour shift.

@@ -53,7 +53,7 @@ def ingest(user: User, data: bytes, declaration: str) -> Upload:
         if config["FACE_CHECK_ENABLED"]:
             from .faces import check_face
 
-            check_face(image.jpeg)
+            check_face(image.analysis)
     except images.ImageRejected as exc:
         raise InvalidImage(exc.user_message, details={"reason": exc.reason}) from exc
     checking = config["CONTENT_CHECK_ENABLED"]
