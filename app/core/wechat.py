@@ -92,6 +92,10 @@ class MiniProgramClient(WeChatClient):
             "media_url": media_url, "media_type": 2, "version": 2, "openid": openid, "scene": scene,
         })
 
+    def upload_shipping_info(self, body: dict) -> dict:
+        """Shipping info of a mini-program payment (virtual goods: ``logistics_type`` 3)."""
+        return self._send("post", "wxa/sec/order/upload_shipping_info", data=body)
+
     # --- transport ------------------------------------------------------------------------------
 
     def _send(self, method: str, path: str, *, token: bool = True, params: dict | None = None,

@@ -171,6 +171,34 @@ def fulfil(order: Order) -> None:
                                credits_total=product.credits))
     transition(order, OrderStatus.FULFILLED, "entitlement_granted")
     order.fulfilled_at = utcnow()
+    from .tasks import upload_shipping_info
+
+    upload_shipping_info.enqueue_after_commit(order.id)  # WeChat may freeze the money until it has this
+
+
+def upload_shipping(order_id: int) -> str:
+    """Tell WeChat the virtual goods were delivered (idempotent: once per order)."""
+    from app.core.wechat import WeChatError, WeChatUnavailable, mini_program_client
+
+    order = db.session.get(Order, order_id)
+    if order is None or order.shipping_uploaded_at or order.fulfilled_at is None or order.user_id is None:
+        return "nothing_to_do"
+    user = db.session.get(User, order.user_id)
+    body = {
+        "order_key": {"order_number_type": 2, "transaction_id": order.transaction_id} if order.transaction_id
+        else {"order_number_type": 1, "mchid": wechatpay.merchant().mchid, "out_trade_no": order.out_trade_no},
+        "logistics_type": 3, "delivery_mode": 1,
+        "shipping_list": [{"item_desc": PRODUCTS[order.product_id].name}],
+        "upload_time": _rfc3339(utcnow()), "payer": {"openid": _openid(user)},
+    }
+    try:
+        mini_program_client().upload_shipping_info(body)
+    except (WeChatError, WeChatUnavailable) as exc:
+        log.warning("shipping info upload failed; will retry", extra={"error": str(exc)})
+        raise
+    order.shipping_uploaded_at = utcnow()
+    db.session.commit()
+    return "uploaded"
 
 
 def handle_notification(headers: dict[str, str], raw_body: bytes) -> None:
@@ -249,6 +277,20 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
         counts["paid"] += result.status in (OrderStatus.FULFILLED, OrderStatus.PAID, OrderStatus.REFUNDING)
         counts["closed"] += result.status == OrderStatus.CLOSED
     return counts
+
+
+def retry_shipping_uploads(limit: int = 100) -> int:
+    """Fulfilled orders whose shipping info never reached WeChat (it was down): enqueue them again."""
+    from .tasks import upload_shipping_info
+
+    pending = list(db.session.scalars(select(Order.id).where(
+        Order.fulfilled_at.is_not(None), Order.shipping_uploaded_at.is_(None), Order.user_id.is_not(None),
+        Order.fulfilled_at <= utcnow() - timedelta(minutes=5)).limit(limit)))
+    from app.core.jobs import enqueue_now
+
+    for order_id in pending:
+        enqueue_now(upload_shipping_info, order_id)
+    return len(pending)
 
 
 # --- refunds --------------------------------------------------------------------------------------

@@ -271,6 +271,12 @@ def list_subscribe_messages() -> Response:
     return jsonify({"messages": sandbox_state().list_subscribe_messages()})
 
 
+@blueprint.get("/api/shipping-uploads")
+def list_shipping_uploads() -> Response:
+    """``{shipping_uploads: [{appid, order_key, logistics_type, shipping_list, upload_time, payer}]}``."""
+    return jsonify({"shipping_uploads": sandbox_state().list_shipping_uploads()})
+
+
 @blueprint.get("/api/media-checks")
 def list_media_checks() -> Response:
     checks = sandbox_state().list_media_checks()

@@ -56,7 +56,10 @@ EMULATED_PATHS = (
     "/wxa/msg_sec_check",
     "/wxa/media_check_async",
     "/cgi-bin/message/subscribe/send",
+    "/wxa/sec/order/upload_shipping_info",
 )
+LOGISTICS_TYPES = (1, 2, 3, 4)  # 3: virtual goods
+ORDER_NUMBER_TYPES = (1, 2)  # 1: mchid + out_trade_no, 2: transaction_id
 
 
 def sandbox_state() -> SandboxState:
@@ -308,3 +311,33 @@ def send_subscribe_message() -> Response:
     }
     msgid = sandbox_state().send_subscribe_message(appid, message)
     return wechat_json({"errcode": 0, "errmsg": "ok", "msgid": msgid})
+
+
+@blueprint.route("/wxa/sec/order/upload_shipping_info", methods=["GET", "POST"])
+def upload_shipping_info() -> Response:
+    """Shipping info for a mini-program payment; without it WeChat may keep the money frozen."""
+    require_post()
+    appid = authenticated_appid()
+    body = json_body()
+    order_key = body.get("order_key")
+    require_argument(isinstance(order_key, dict) and order_key.get("order_number_type") in ORDER_NUMBER_TYPES,
+                     "order_key")
+    if order_key["order_number_type"] == 2:
+        require_argument(isinstance(order_key.get("transaction_id"), str) and order_key["transaction_id"],
+                         "order_key.transaction_id")
+    else:
+        require_argument(bool(order_key.get("mchid")) and bool(order_key.get("out_trade_no")), "order_key")
+    require_argument(body.get("logistics_type") in LOGISTICS_TYPES, "logistics_type")
+    require_argument(body.get("delivery_mode") in (1, 2), "delivery_mode")
+    shipping_list = body.get("shipping_list")
+    require_argument(isinstance(shipping_list, list) and 1 <= len(shipping_list) <= 10
+                     and all(isinstance(item, dict) and item.get("item_desc") for item in shipping_list),
+                     "shipping_list")
+    require_argument(isinstance(body.get("upload_time"), str) and "T" in body["upload_time"], "upload_time")
+    payer = body.get("payer")
+    require_argument(isinstance(payer, dict) and isinstance(payer.get("openid"), str), "payer")
+    sandbox_state().upload_shipping_info(appid, {
+        "order_key": order_key, "logistics_type": body["logistics_type"], "delivery_mode": body["delivery_mode"],
+        "shipping_list": shipping_list, "upload_time": body["upload_time"], "payer": payer,
+    })
+    return wechat_json({"errcode": 0, "errmsg": "ok"})

@@ -70,6 +70,7 @@ class SandboxState:
         self.risky_texts: list[RiskyText] = []
         self.risky_media: list[RiskyMedia] = []
         self.subscriptions: dict[tuple[str, str, str], int] = {}
+        self.shipping_uploads: list[dict[str, Any]] = []
         self.subscribe_messages: list[dict[str, Any]] = []
         self.media_checks: dict[str, MediaCheck] = {}
         self.faults: dict[str, deque[Fault]] = {}
@@ -337,6 +338,20 @@ class SandboxState:
     def list_subscribe_messages(self) -> list[dict[str, Any]]:
         with self.lock:
             return [dict(message) for message in self.subscribe_messages]
+
+    # -- shipping info (virtual goods) ---------------------------------------------------------------
+
+    def upload_shipping_info(self, appid: str, upload: dict[str, Any]) -> None:
+        """Record it; one upload per order (WeChat answers 10060003-like errors for repeats: we keep the last)."""
+        with self.lock:
+            if upload["payer"]["openid"] not in self.known_openids.get(appid, {}):
+                raise WeChatApiError(errors.INVALID_OPENID)
+            self.shipping_uploads.append({"appid": appid, "received_at": int(self.clock.now()), **upload})
+            del self.shipping_uploads[:-MAX_RECORDS]
+
+    def list_shipping_uploads(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(item) for item in self.shipping_uploads]
 
     # -- media checks --------------------------------------------------------------------------------
 

@@ -185,3 +185,33 @@ def test_other_users_cannot_see_or_buy_for_my_results(uploader, result_id, clien
     bob.accept()
     assert bob.get(f"/api/v1/orders/{data['order']['order_no']}").status_code == 404
     assert buy(bob, "hd_result", result_id, expect=404)["error"]["code"] == "result_not_found"
+
+
+def test_shipping_info_is_uploaded_after_fulfilment(uploader, result_id, wechat_sandbox, app, dbx):
+    from rq import Queue
+
+    from app.core.jobs import redis_connection
+    from workers.base import AppSimpleWorker
+
+    data = buy(uploader, "hd_result", result_id)["data"]
+    pay(wechat_sandbox, data)
+    wait_for_order(uploader, data["order"]["order_no"], "fulfilled")
+    conn = redis_connection(app)
+    wechat_sandbox.fault("/wxa/sec/order/upload_shipping_info", "http500")  # WeChat down the first time
+    AppSimpleWorker([Queue("default", connection=conn)], connection=conn, flask_app=app).work(burst=True)
+    assert dbx.one(select(Order)).shipping_uploaded_at is None
+    from datetime import timedelta
+
+    from app.core.db import utcnow
+
+    dbx.execute(update(Order).values(fulfilled_at=utcnow() - timedelta(minutes=10)))
+    with app.app_context():
+        from app.orders.services import retry_shipping_uploads
+
+        assert retry_shipping_uploads() == 1
+    AppSimpleWorker([Queue("default", connection=conn)], connection=conn, flask_app=app).work(burst=True)
+    order = dbx.one(select(Order))
+    assert order.shipping_uploaded_at is not None
+    [upload] = wechat_sandbox.dev("shipping-uploads", method="GET")["shipping_uploads"]
+    assert upload["logistics_type"] == 3
+    assert upload["order_key"] == {"order_number_type": 2, "transaction_id": order.transaction_id}
