@@ -205,12 +205,8 @@ def handle_notification(headers: dict[str, str], raw_body: bytes) -> None:
     """Verify, decrypt and apply one notification; duplicates (same id) are acknowledged and ignored."""
     verified = wechatpay.verify_notification(headers, raw_body)
     event = verified["event_type"]
-    try:
-        with db.session.begin_nested():
-            db.session.add(ProcessedNotification(id=verified["id"], event_type=event))
-    except IntegrityError:
-        db.session.rollback()
-        return  # seen before (another copy may be applying it right now; the row lock orders them)
+    if db.session.get(ProcessedNotification, verified["id"]) is not None:
+        return  # applied before: acknowledge the duplicate
     resource = verified["resource"]
     if event == "TRANSACTION.SUCCESS":
         apply_paid_transaction(resource, "notification")
@@ -218,7 +214,14 @@ def handle_notification(headers: dict[str, str], raw_body: bytes) -> None:
         apply_refund_result(resource)
     else:
         log.info("payment notification ignored", extra={"event_type": event})
-    db.session.commit()
+    # Recorded in the same transaction as its effect: a rejected or failed notification leaves no
+    # trace, so WeChat's retry is applied. A concurrent copy that committed first makes this commit
+    # fail on a unique constraint (this id, or the order's one entitlement): nothing of ours stays.
+    db.session.add(ProcessedNotification(id=verified["id"], event_type=event))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
 
 
 def query_and_apply(order: Order) -> Order:

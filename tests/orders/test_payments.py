@@ -215,3 +215,17 @@ def test_shipping_info_is_uploaded_after_fulfilment(uploader, result_id, wechat_
     [upload] = wechat_sandbox.dev("shipping-uploads", method="GET")["shipping_uploads"]
     assert upload["logistics_type"] == 3
     assert upload["order_key"] == {"order_number_type": 2, "transaction_id": order.transaction_id}
+
+
+def test_a_rejected_notification_leaves_no_trace_so_the_retry_is_applied(uploader, result_id, wechat_sandbox, dbx,
+                                                                         capture, client):
+    data = buy(uploader, "hd_result", result_id)["data"]
+    pay(wechat_sandbox, data)
+    assert capture.event.wait(10)
+    headers, body = capture.received[0]
+    amount = dbx.one(select(Order)).amount_fen
+    dbx.execute(update(Order).values(amount_fen=1))
+    assert client.post("/api/v1/payments/wechat/notify", data=body, headers=headers).status_code == 400
+    dbx.execute(update(Order).values(amount_fen=amount))  # e.g. the mismatch was ours and is fixed
+    assert client.post("/api/v1/payments/wechat/notify", data=body, headers=headers).status_code == 204
+    assert dbx.one(select(Order)).status == "fulfilled" and dbx.count(Entitlement) == 1
