@@ -50,6 +50,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.harness import cpu_count, cpu_model
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTIFY_PATH = "/api/v1/payments/wechat/notify"
 WORKERS = 2
@@ -77,23 +79,6 @@ class HttpRound:
 
 
 # --- machine and servers --------------------------------------------------------------------------
-
-def cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
 
 def free_port() -> int:
     with socket.socket() as s:
