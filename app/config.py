@@ -252,6 +252,12 @@ class BaseConfig:
         self.SESSION_TTL_DAYS = env_int("SESSION_TTL_DAYS", 30)
         self.MAX_SESSIONS_PER_USER = env_int("MAX_SESSIONS_PER_USER", 5)
         self.SESSION_TOUCH_INTERVAL_S = env_int("SESSION_TOUCH_INTERVAL_S", 60)
+        # Per-process cache of verified bearer tokens, invalidated through Redis "auth epochs" (0: off).
+        self.AUTH_CACHE_TTL_S = float(env_str("AUTH_CACHE_TTL_S", "10"))
+        self.AUTH_CACHE_MAX_ENTRIES = env_int("AUTH_CACHE_MAX_ENTRIES", 10_000)
+        self.AUTH_CACHE_REDIS_TIMEOUT_S = float(env_str("AUTH_CACHE_REDIS_TIMEOUT_S", "0.25"))
+        self.AUTH_CACHE_REDIS_RETRY_S = float(env_str("AUTH_CACHE_REDIS_RETRY_S", "2"))
+        self.COOKIE_SESSIONS = env_bool("COOKIE_SESSIONS", False)  # the API is bearer-only
         self.DEVICE_ACCOUNTS_FLAG_THRESHOLD = env_int("DEVICE_ACCOUNTS_FLAG_THRESHOLD", 3)
         # SMS login: "sandbox" keeps codes for the developer page; "disabled" turns SMS login off.
         self.SMS_PROVIDER = env_str("SMS_PROVIDER", self.default_sms_provider())
