@@ -8,28 +8,18 @@ a 2-level AutoencoderKL, a 2-layer CLIPTextModel and a CLIPTokenizer made from a
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
-import pytest
+from tests.generators.support import skip_unless_importable
 
 DIFFUSION_MODULES = ("torch", "diffusers", "transformers", "safetensors")
 
 
 def require_diffusion_stack() -> None:
     """Skip the calling test (or fixture) unless torch and diffusers import."""
-    problems = []
-    for name in DIFFUSION_MODULES:
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            problems.append(f"{name}: {exc}")
-    if problems:
-        pytest.skip(
-            "diffusion stack not importable (" + "; ".join(problems) + "): "
-            "pip install -r requirements-gpu.txt into the test environment",
-        )
+    skip_unless_importable(DIFFUSION_MODULES, "diffusion stack",
+                           "pip install -r requirements-gpu.txt into the test environment")
 
 
 def _write_tokenizer_files(folder: Path) -> None:

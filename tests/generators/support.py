@@ -9,20 +9,24 @@ import pytest
 MODEL_MODULES = ("numpy", "cv2", "mediapipe", "imageio_ffmpeg", "PIL")
 
 
-def require_models() -> None:
-    """Skip the calling test module unless the model stack imports."""
+def skip_unless_importable(modules: tuple[str, ...], what: str, hint: str, *, module_level: bool = False) -> None:
+    """Skip the caller unless every module imports, saying which did not and how to install them."""
     problems = []
-    for name in MODEL_MODULES:
+    for name in modules:
         try:
             importlib.import_module(name)
         except ImportError as exc:
             problems.append(f"{name}: {exc}")
     if problems:
-        pytest.skip(
-            "generation model stack not importable (" + "; ".join(problems) + "): "
-            "install requirements.txt and, with --no-deps, requirements-nodeps.txt (make test does)",
-            allow_module_level=True,
-        )
+        pytest.skip(f"{what} not importable (" + "; ".join(problems) + f"): {hint}",
+                    allow_module_level=module_level)
+
+
+def require_models() -> None:
+    """Skip the calling test module unless the model stack imports."""
+    skip_unless_importable(MODEL_MODULES, "generation model stack",
+                           "install requirements.txt and, with --no-deps, requirements-nodeps.txt (make test does)",
+                           module_level=True)
 
 
 def png_bytes(rgb) -> bytes:
