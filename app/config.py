@@ -191,7 +191,7 @@ class BaseConfig:
                               ("login_sessions", 30, "delete"), ("sms_codes", 1, "delete"),
                               ("exports", 7, "delete"), ("orders_without_user", 0, "anonymise"),
                               ("orders", 3 * 365, "delete"), ("deletion_receipts", 3 * 365, "delete"),
-                              ("deletion_log", 400, "delete"))}
+                              ("deletion_log", 400, "delete"), ("support_tickets", 365, "delete"))}
         self.RETENTION_SWEEP_INTERVAL_S = env_int("RETENTION_SWEEP_INTERVAL_S", 24 * 3600)
         self.RETENTION_SWEEP_TIMEOUT_S = env_int("RETENTION_SWEEP_TIMEOUT_S", 3600)
         self.RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 1000)  # rows per transaction
@@ -258,6 +258,25 @@ class BaseConfig:
         self.AUTH_CACHE_REDIS_TIMEOUT_S = float(env_str("AUTH_CACHE_REDIS_TIMEOUT_S", "0.25"))
         self.AUTH_CACHE_REDIS_RETRY_S = float(env_str("AUTH_CACHE_REDIS_RETRY_S", "2"))
         self.COOKIE_SESSIONS = env_bool("COOKIE_SESSIONS", False)  # the API is bearer-only
+
+        # Staff console (policy §7): its own cookie sessions, separate from users' bearer tokens.
+        self.STAFF_COOKIE_NAME = env_str("STAFF_COOKIE_NAME", "mh_staff")
+        self.STAFF_COOKIE_SECURE = env_bool("STAFF_COOKIE_SECURE", True)  # `make run` on http://localhost: off
+        self.STAFF_SESSION_IDLE_TIMEOUT_S = env_int("STAFF_SESSION_IDLE_TIMEOUT_S", 30 * 60)
+        self.STAFF_SESSION_MAX_AGE_S = env_int("STAFF_SESSION_MAX_AGE_S", 12 * 3600)
+        self.STAFF_MAX_SESSIONS = env_int("STAFF_MAX_SESSIONS", 2)  # per staff account; the oldest is revoked
+        self.STAFF_LOCKOUT_ATTEMPTS = env_int("STAFF_LOCKOUT_ATTEMPTS", 5)
+        self.STAFF_LOCKOUT_S = env_int("STAFF_LOCKOUT_S", 15 * 60)
+        self.STAFF_TOTP_ISSUER = env_str("STAFF_TOTP_ISSUER", "Miaohua Staff")
+        # Support tickets (§2.2): deleted this long after they are closed (README "Retention").
+        self.TICKET_MAX_OPEN_PER_USER = env_int("TICKET_MAX_OPEN_PER_USER", 5)
+        # Prometheus metrics (§7 monitoring): /metrics needs `Authorization: Bearer <METRICS_TOKEN>`;
+        # unset means the endpoint answers 404 (production requires it set).
+        self.METRICS_TOKEN = env_str("METRICS_TOKEN", "dev-metrics-token" if self.WECHAT_SANDBOX else None)
+        self.ALERT_DELETION_BACKLOG_AGE_S = env_int("ALERT_DELETION_BACKLOG_AGE_S", 5 * 60)
+        self.ALERT_QUEUE_AGE_S = {"generation": env_int("ALERT_QUEUE_AGE_GENERATION_S", 15 * 60),
+                                  "default": env_int("ALERT_QUEUE_AGE_DEFAULT_S", 60),
+                                  "maintenance": env_int("ALERT_QUEUE_AGE_MAINTENANCE_S", 10 * 60)}
         self.DEVICE_ACCOUNTS_FLAG_THRESHOLD = env_int("DEVICE_ACCOUNTS_FLAG_THRESHOLD", 3)
         # SMS login: "sandbox" keeps codes for the developer page; "disabled" turns SMS login off.
         self.SMS_PROVIDER = env_str("SMS_PROVIDER", self.default_sms_provider())
@@ -341,7 +360,8 @@ class ProductionConfig(BaseConfig):
 
     REQUIRED_SECRETS = ("SECRET_KEY", "ENCRYPTION_KEY", "LOOKUP_HASH_KEY", "WECHAT_APPID", "WECHAT_SECRET",
                         "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY", "PUBLIC_BASE_URL", "WECHAT_PAY_MCHID",
-                        "WECHAT_PAY_PRIVATE_KEY", "WECHAT_PAY_CERT_SERIAL", "WECHAT_PAY_APIV3_KEY")
+                        "WECHAT_PAY_PRIVATE_KEY", "WECHAT_PAY_CERT_SERIAL", "WECHAT_PAY_APIV3_KEY",
+                        "METRICS_TOKEN")
 
     def __init__(self) -> None:
         super().__init__()

@@ -8,6 +8,8 @@ Receivers run synchronously in the request, inside its transaction; slow work go
   the files they hold for it (exports, avatars) before the rows go.
 - ``generation_job_ended(job_id, user_id, status)``: a generation job ended (succeeded, failed,
   cancelled); orders return what a job that did not succeed consumed.
+- ``payment_notification_rejected(reason)``: a WeChat Pay notification failed verification (forged,
+  stale, unknown serial, …); monitoring counts these.
 """
 
 from blinker import Namespace
@@ -18,3 +20,4 @@ consent_withdrawn = signals.signal("consent-withdrawn")
 face_data_deletion_required = signals.signal("face-data-deletion-required")
 generation_job_ended = signals.signal("generation-job-ended")
 account_cancelled = signals.signal("account-cancelled")
+payment_notification_rejected = signals.signal("payment-notification-rejected")

@@ -10,6 +10,7 @@ from flask_login import current_user
 from pydantic import BaseModel, Field
 
 from app.accounts.auth import login_required, phone_required
+from app.core import events
 from app.core.api import API_PREFIX, endpoint
 from app.core.db import utcnow
 from app.core.errors import Conflict
@@ -193,6 +194,7 @@ def _notification() -> Response:
     except wechatpay.NotificationRejected as exc:
         db.session.rollback()
         log.warning("payment notification rejected", extra={"reason": str(exc)})
+        events.payment_notification_rejected.send(current_app._get_current_object(), reason=str(exc))
         return _fail(400, "rejected")
     return Response(status=204)
 
