@@ -23,6 +23,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--simple", action="store_true",
                         help="run jobs in this process instead of forking a work horse per job")
     parser.add_argument("--name", help="worker name (default: RQ's random name)")
+    parser.add_argument("--metrics-port", type=int, help="serve this worker's /metrics on this port "
+                        "(needs METRICS_TOKEN, and PROMETHEUS_MULTIPROC_DIR unless --simple)")
     return parser.parse_args(argv)
 
 
@@ -33,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         connection = redis_connection(app)
     queues = [Queue(name, connection=connection) for name in args.queues]
     worker_class = AppSimpleWorker if args.simple else AppWorker
+    if args.metrics_port is not None:
+        from app.monitoring.exporter import start_worker_exporter
+
+        start_worker_exporter(app, args.metrics_port, forking=not args.simple)
     worker = worker_class(queues, connection=connection, name=args.name, flask_app=app)
     log.info("worker starting", extra={"queues": args.queues, "worker_class": worker_class.__name__})
     worker.work(burst=args.burst, logging_level=app.config["LOG_LEVEL"])

@@ -18,6 +18,7 @@ PRODUCTION_ENV = {
     "WECHAT_PAY_APIV3_KEY": "k" * 32,
     "DATABASE_URL": "postgresql://app@db.internal/miaohua",
     "REDIS_URL": "redis://redis.internal:6379/0",
+    "METRICS_TOKEN": "m" * 40,
 }
 
 
@@ -47,7 +48,7 @@ def test_production_starts_with_all_secrets(production_env):
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "ENCRYPTION_KEY", "LOOKUP_HASH_KEY", "WECHAT_APPID",
-                                     "WECHAT_SECRET"])
+                                     "WECHAT_SECRET", "METRICS_TOKEN"])
 def test_production_refuses_to_start_without_a_secret(production_env, missing):
     production_env.delenv(missing)
     with pytest.raises(ConfigError, match=missing):
