@@ -36,6 +36,9 @@ def create_app(config: BaseConfig | str | dict[str, Any] | None = None) -> Flask
     from app.core.api import register_request_hooks
 
     register_request_hooks(app)  # first: every later hook and handler sees the request id
+    from app.core.security_headers import register_security_headers
+
+    register_security_headers(app)
     if app.config["TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -115,6 +118,19 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(demo_cli.bp)
     app.register_blueprint(demo_views.bp)  # /demo/: the simulated mini-program (its sandbox proxy: dev only)
+    from app.staff import cli as staff_cli
+    from app.staff import manage_views as staff_manage_views
+    from app.staff import views as staff_views
+
+    app.register_blueprint(staff_views.bp)  # /admin/api/session: staff login (issue #9)
+    app.register_blueprint(staff_manage_views.bp)
+    app.register_blueprint(staff_cli.bp)
+    app.register_blueprint(staff_cli.audit_bp)
+    from app.support import staff_views as support_staff_views
+    from app.support import views as support_views
+
+    app.register_blueprint(support_views.bp)  # /api/v1/tickets: reachable without accepting the policy
+    app.register_blueprint(support_staff_views.bp)  # /admin/api/tickets
     if app.config["SMS_PROVIDER"] == "sandbox":  # never in production (config refuses it there)
         app.register_blueprint(accounts_views.dev_bp)
     # Reachable before (or without) accepting the policy: health, docs, login, profile and sessions,
@@ -122,6 +138,22 @@ def register_blueprints(app: Flask) -> None:
     consent_guards.exempt(health.bp, openapi.bp, accounts_views.bp, accounts_views.dev_bp, consent_views.bp,
                           policy_pages.bp, privacy_views.bp, privacy_export_views.bp, uploads_views.wechat_push_bp,
                           orders_views.payments_bp)
+    consent_guards.exempt(support_views.bp, support_staff_views.bp)
+    from app.admin.blueprints import admin_blueprints  # the staff JSON API: users, orders, rights, dashboard
+
+    for admin_bp in admin_blueprints():
+        app.register_blueprint(admin_bp)
+    consent_guards.exempt(*admin_blueprints())
+    from app.admin import console as admin_console  # /admin/: the staff console page (static/admin/)
+
+    app.register_blueprint(admin_console.bp)
+    consent_guards.exempt(admin_console.bp)
+    consent_guards.exempt(staff_views.bp, staff_manage_views.bp)  # staff never accept the user policy
+    from app import monitoring  # /metrics (token-protected), request metrics, job/payment event counters
+    from app.monitoring import views as monitoring_views
+
+    monitoring.init_app(app)
+    consent_guards.exempt(monitoring_views.bp)
     consent_guards.init_app(app)
 
 

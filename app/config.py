@@ -172,6 +172,7 @@ class BaseConfig:
         # Where WeChat (content checks) and browsers fetch signed media URLs from.
         self.PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", f"http://127.0.0.1:{env_int('WEB_PORT', 5000)}")
         self.MEDIA_URL_TTL_S = env_int("MEDIA_URL_TTL_S", 600)
+        self.SHARE_LINK_TTL_S = env_int("SHARE_LINK_TTL_S", 7 * 24 * 3600)  # a shared preview's link
         # Data exports (policy §8(5)): the encrypted archive lives this long; its download link much less.
         self.EXPORT_TTL_DAYS = env_int("EXPORT_TTL_DAYS", 7)
         self.EXPORT_DOWNLOAD_URL_TTL_S = env_int("EXPORT_DOWNLOAD_URL_TTL_S", 600)
@@ -268,8 +269,11 @@ class BaseConfig:
         self.STAFF_LOCKOUT_ATTEMPTS = env_int("STAFF_LOCKOUT_ATTEMPTS", 5)
         self.STAFF_LOCKOUT_S = env_int("STAFF_LOCKOUT_S", 15 * 60)
         self.STAFF_TOTP_ISSUER = env_str("STAFF_TOTP_ISSUER", "Miaohua Staff")
+        self.STAFF_PASSWORD_HASH_PROFILE = env_str("STAFF_PASSWORD_HASH_PROFILE", "rfc9106_low_memory")
         # Support tickets (§2.2): deleted this long after they are closed (README "Retention").
         self.TICKET_MAX_OPEN_PER_USER = env_int("TICKET_MAX_OPEN_PER_USER", 5)
+        self.TICKET_AUTO_CLOSE_DAYS = env_int("TICKET_AUTO_CLOSE_DAYS", 14)  # resolved and left alone: closed
+        self.RATE_LIMIT_TICKET_MESSAGES = env_str("RATE_LIMIT_TICKET_MESSAGES", "6/minute,60/day")  # new tickets too
         # Prometheus metrics (§7 monitoring): /metrics needs `Authorization: Bearer <METRICS_TOKEN>`;
         # unset means the endpoint answers 404 (production requires it set).
         self.METRICS_TOKEN = env_str("METRICS_TOKEN", "dev-metrics-token" if self.WECHAT_SANDBOX else None)
@@ -317,6 +321,8 @@ class BaseConfig:
             raise ConfigError("STORAGE_BACKEND is 'local' or 's3' (which needs S3_BUCKET)")
         if self.CONTENT_CHECK_TIMEOUT_POLICY not in ("reject", "accept"):
             raise ConfigError("CONTENT_CHECK_TIMEOUT_POLICY is 'reject' or 'accept'")
+        if self.STAFF_PASSWORD_HASH_PROFILE not in ("rfc9106_low_memory", "test"):
+            raise ConfigError("STAFF_PASSWORD_HASH_PROFILE is 'rfc9106_low_memory' or 'test'")
         if self.SMS_PROVIDER not in ("sandbox", "disabled"):
             raise ConfigError(f"SMS_PROVIDER must be 'sandbox' or 'disabled', got {self.SMS_PROVIDER!r}")
         if self.ENCRYPTION_KEY:
@@ -353,6 +359,8 @@ class TestingConfig(BaseConfig):
         self.STORAGE_LOCAL_ROOT = str(Path(tempfile.gettempdir()) / f"miaohua-test-objects-{os.getpid()}")
         self.JOB_RESULT_TTL = 60
         self.LOG_FORMAT = "json"
+        # argon2's cheapest parameters: the suite logs staff in hundreds of times (production refuses this).
+        self.STAFF_PASSWORD_HASH_PROFILE = env_str("STAFF_PASSWORD_HASH_PROFILE", "test")
 
 
 class ProductionConfig(BaseConfig):
@@ -388,6 +396,8 @@ class ProductionConfig(BaseConfig):
             raise ConfigError(f"production refuses to start without: {', '.join(missing)}")
         if self.WECHAT_SANDBOX:
             raise ConfigError("production refuses to start with WECHAT_SANDBOX enabled")
+        if self.STAFF_PASSWORD_HASH_PROFILE != "rfc9106_low_memory":  # noqa: S105 - a profile name
+            raise ConfigError("production hashes staff passwords with STAFF_PASSWORD_HASH_PROFILE=rfc9106_low_memory")
         if self.SMS_PROVIDER == "sandbox":
             raise ConfigError("production refuses SMS_PROVIDER=sandbox (it keeps codes for a developer page)")
         if self.WECHAT_API_BASE_URL != WECHAT_API_BASE_URL or self.WECHAT_PAY_BASE_URL != WECHAT_PAY_BASE_URL:

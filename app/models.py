@@ -9,10 +9,13 @@ from app.orders.models import CreditUse, Entitlement, Order, OrderEvent, Process
 from app.privacy.deletion_log import DeletionLogEntry
 from app.privacy.export_models import DataExport
 from app.privacy.models import DeletionReceipt, OperationLog
+from app.staff.models import AuditEntry, StaffAccount, StaffSession
+from app.support.models import Ticket, TicketMessage
 from app.uploads.models import Upload
 
 __all__ = [
     "AgeDeclaration",
+    "AuditEntry",
     "ConsentRecord",
     "CreditUse",
     "DataExport",
@@ -33,7 +36,11 @@ __all__ = [
     "Refund",
     "RiskFlag",
     "SmsCode",
+    "StaffAccount",
+    "StaffSession",
     "StoredObject",
+    "Ticket",
+    "TicketMessage",
     "Upload",
     "User",
     "WechatIdentity",

@@ -19,6 +19,7 @@ from app.core import vault
 from app.core.crypto import generate_key, keyring
 from app.core.objects import StoredObject
 from app.extensions import db
+from app.support.models import BODY_PURPOSE, SUBJECT_PURPOSE, Ticket, TicketMessage
 
 bp = Blueprint("keys_cli", __name__, cli_group="keys")
 
@@ -27,6 +28,8 @@ SEALED_FIELDS = (
     (User, "phone_ciphertext", "user.phone"),
     (WechatIdentity, "openid_ciphertext", "wechat.openid"),
     (WechatIdentity, "session_key_ciphertext", "wechat.session_key"),
+    (Ticket, "subject_ciphertext", SUBJECT_PURPOSE),
+    (TicketMessage, "body_ciphertext", BODY_PURPOSE),
 )
 
 

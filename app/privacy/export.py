@@ -276,6 +276,10 @@ def build_archive(user_id: int, exported_at: datetime | None = None) -> bytes:
     archive.add_json("operation_log.json", "operation_log", {"operations": operations}, records=len(operations))
     receipts = _receipts(user_id)
     archive.add_json("deletion_receipts.json", "deletion_receipts", {"receipts": receipts}, records=len(receipts))
+    from app.support.export import tickets_of
+
+    tickets = tickets_of(user_id)
+    archive.add_json("support_tickets.json", "support_tickets", {"tickets": tickets}, records=len(tickets))
     return archive.close(user.public_id)
 
 

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import UTCDateTime, utcnow
 from app.extensions import db
+from app.staff import models as _staff_models  # noqa: F401 - staff_accounts, referenced below
 
 
 class DeletionReceipt(db.Model):
@@ -38,17 +39,32 @@ class OperationLog(db.Model):
 
 
 class DeletionRequest(db.Model):
-    """A user's request to delete categories of data (§8(2)), answered within 15 working days."""
+    """A rights request (§8): delete categories of data, or cancel the account; answered within 15 working days.
+
+    Requests made in the mini-program are executed at once (``channel="miniprogram"``). Requests that
+    arrive by email, phone or a support ticket need a person (identity checked, scope understood): they
+    wait ``pending`` in the privacy officer's queue, sorted by ``due_at``, until processed or rejected.
+    """
 
     __tablename__ = "deletion_requests"
-    __table_args__ = (Index("ix_deletion_requests_user", "user_id", "id"),)
+    __table_args__ = (Index("ix_deletion_requests_user", "user_id", "id"),
+                      Index("ix_deletion_requests_status_due", "status", "due_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    categories: Mapped[str] = mapped_column(String(200))  # comma-separated
-    status: Mapped[str] = mapped_column(String(16))  # pending | completed
-    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default="deletion", server_default="deletion")  # | cancellation
+    categories: Mapped[str] = mapped_column(String(200))  # comma-separated; "account" for a cancellation
+    status: Mapped[str] = mapped_column(String(16))  # pending | completed | rejected
+    channel: Mapped[str] = mapped_column(String(16))  # miniprogram | email | phone | ticket
+    ticket_ref: Mapped[str | None] = mapped_column(String(32), default=None)  # the support ticket's public id
+    # Free text typed by staff (how the identity was checked, what the person asked): may name people,
+    # so it is sealed like every other personal field and only opened for the privacy officer.
+    note_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    rejected_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Who queued, then who answered it (the audit log has the full story; NULL if the account is deleted).
+    handled_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id", ondelete="SET NULL"),
+                                                            default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)  # answered: done or rejected

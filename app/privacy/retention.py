@@ -41,7 +41,7 @@ REASON = "retention_expired"
 
 # The classes, in the order the sweep runs them (results before the jobs that own them).
 CLASS_ORDER = ("results", "generation_jobs", "deleted_uploads", "operation_logs", "login_sessions", "sms_codes",
-               "exports", "orders_without_user", "orders", "deletion_receipts", "deletion_log")
+               "exports", "orders_without_user", "orders", "support_tickets", "deletion_receipts", "deletion_log")
 
 
 def _table(name: str) -> Table:
@@ -168,6 +168,11 @@ def _orders_due(cutoff: datetime) -> ColumnElement[bool]:
     return and_(t.c.created_at <= cutoff, t.c.status != "refunding")  # money in flight waits
 
 
+def _tickets_due(cutoff: datetime) -> ColumnElement[bool]:
+    t = _table("support_tickets")
+    return and_(t.c.status == "closed", t.c.closed_at <= cutoff)
+
+
 def _orders_without_user_due(cutoff: datetime) -> ColumnElement[bool]:
     t = _table("orders")
     return and_(t.c.user_id.is_(None), t.c.created_at <= cutoff,
@@ -193,6 +198,8 @@ CLASSES: dict[str, RetentionClass] = {c.name: c for c in (
                    _orders_without_user_due, "orders", columns=ORDER_PSEUDONYM_COLUMNS),
     RetentionClass("orders", "orders with their events, refunds, entitlements (transaction records)",
                    "creation", "delete", _orders_due, "orders"),
+    RetentionClass("support_tickets", "closed support tickets with their messages", "closing", "delete",
+                   _tickets_due, "support_tickets"),
     RetentionClass("deletion_receipts", "deletion receipts", "the deletion", "delete",
                    _created_before("deletion_receipts", "deleted_at"), "deletion_receipts"),
     RetentionClass("deletion_log", "the deletion log (ids only; must outlive the oldest restorable backup)",
@@ -285,6 +292,10 @@ def sweep_class(name: str, now: datetime | None = None, batch_size: int = 1000) 
     cutoff = cutoff_of(name, now)
     if name == "results":
         return _delete_results(cutoff, batch_size)
+    if name == "support_tickets":  # resolved tickets left alone close first (their retention starts then)
+        from app.support.services import close_stale_resolved_tickets
+
+        close_stale_resolved_tickets(now, batch_size)
     assert rule.due is not None and rule.table is not None
     table, where = _table(rule.table), rule.due(cutoff)
     if rule.action == "anonymise":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
@@ -20,12 +21,14 @@ from app.accounts import phones, sessions, sms
 from app.accounts.models import Device, LoginSession, SmsCode, User, WechatIdentity
 from app.consent.models import ConsentRecord
 from app.core import events, objects
+from app.core.crypto import open_text, seal_text
 from app.core.db import utcnow
-from app.core.errors import ApiError, ValidationFailed
+from app.core.errors import ApiError, Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.generation import services as generation
 from app.generation.models import FINISHED, GenerationJob, GenerationResult
 from app.orders.models import Order
+from app.support.models import Ticket
 from app.uploads import services as uploads
 from app.uploads.models import Upload
 
@@ -75,6 +78,8 @@ def holdings(user: User) -> list[Category]:
         Category("orders", count(Order, Order.user_id == uid), "3 years (law), pseudonymised after cancellation"),
         Category("operation_logs", count(OperationLog, OperationLog.user_id == uid), "180 days"),
         Category("deletion_receipts", count(DeletionReceipt, DeletionReceipt.user_id == uid), "3 years"),
+        Category("support_tickets", count(Ticket, Ticket.user_id == uid),
+                 f"{current_app.config['RETENTION']['support_tickets']['days']} days after closing (encrypted)"),
     ]
 
 
@@ -86,12 +91,16 @@ def due_date(start=None):
                             parse_dates(config["PUBLIC_HOLIDAYS"]), parse_dates(config["EXTRA_WORKDAYS"]))
 
 
-def request_deletion(user: User, categories: list[str], channel: str = "miniprogram") -> DeletionRequest:
+def _check_categories(categories: list[str]) -> None:
     unknown = sorted(set(categories) - set(AUTOMATED_CATEGORIES))
     if unknown:
         raise ValidationFailed(details={"fields": [{"field": "categories", "location": "body", "type": "unknown",
                                                     "message": f"unknown categories: {', '.join(unknown)}; "
                                                                "to delete everything, cancel the account"}]})
+
+
+def request_deletion(user: User, categories: list[str], channel: str = "miniprogram") -> DeletionRequest:
+    _check_categories(categories)
     now = utcnow()
     request = DeletionRequest(public_id=uuid.uuid4().hex, user_id=user.id, categories=",".join(sorted(set(categories))),
                               status="pending", channel=channel, created_at=now, due_at=due_date(now))
@@ -191,3 +200,145 @@ def cancel_account(user: User, reason: str) -> None:
     db.session.commit()
     db.session.expunge_all()
     log.info("account cancelled", extra={"reason": reason})
+
+
+# --- the privacy officer's queue: requests that need a person ----------------------------------------
+#
+# A request by email, phone or support ticket cannot be executed blindly: someone checks that the
+# sender is the account holder and what exactly is asked. It waits ``pending`` with the same legal
+# deadline as any other request; processing it runs the very code the in-app path runs.
+
+QUEUE_CHANNELS = ("email", "phone", "ticket")
+REQUEST_KINDS = ("deletion", "cancellation")
+NOTE_PURPOSE = "rights.note"
+CANCELLATION_CATEGORIES = "account"
+
+
+class RightsRequestNotFound(NotFound):
+    code, message = "rights_request_not_found", "No such rights request."
+
+
+class RightsRequestNotPending(Conflict):
+    code, message = "rights_request_not_pending", "This request was already answered."
+
+
+class RightsRequestAlreadyQueued(Conflict):
+    code, message = "rights_request_already_pending", "The same request for this user is already waiting."
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(details={"fields": [{"field": field, "location": "body", "type": "invalid",
+                                                 "message": message}]})
+
+
+def queue_request(user: User, kind: str, categories: list[str], channel: str, *, note: str | None,
+                  ticket_ref: str | None, staff_id: int) -> DeletionRequest:
+    """Record a request received outside the mini-program; the caller commits (with its audit entry)."""
+    if kind not in REQUEST_KINDS:
+        raise _invalid("kind", f"one of {', '.join(REQUEST_KINDS)}")
+    if channel not in QUEUE_CHANNELS:
+        raise _invalid("channel", f"one of {', '.join(QUEUE_CHANNELS)}")
+    if channel == "ticket" and not ticket_ref:
+        raise _invalid("ticket_id", "a request received through a support ticket names that ticket")
+    if kind == "deletion":
+        if not categories:
+            raise _invalid("categories", "which categories to delete (or queue a cancellation)")
+        _check_categories(categories)
+        stored = ",".join(sorted(set(categories)))
+    else:
+        if categories:
+            raise _invalid("categories", "a cancellation deletes everything; leave categories empty")
+        stored = CANCELLATION_CATEGORIES
+    duplicate = db.session.scalar(select(DeletionRequest.id).where(
+        DeletionRequest.user_id == user.id, DeletionRequest.kind == kind, DeletionRequest.status == "pending",
+        DeletionRequest.categories == stored))
+    if duplicate is not None:
+        raise RightsRequestAlreadyQueued()
+    now = utcnow()
+    request = DeletionRequest(public_id=uuid.uuid4().hex, user_id=user.id, kind=kind, categories=stored,
+                              status="pending", channel=channel, ticket_ref=ticket_ref,
+                              note_ciphertext=seal_text(note, NOTE_PURPOSE) if note else None,
+                              handled_by_staff_id=staff_id, created_at=now, due_at=due_date(now))
+    db.session.add(request)
+    db.session.flush()
+    return request
+
+
+def note_of(request: DeletionRequest) -> str | None:
+    return open_text(request.note_ciphertext, NOTE_PURPOSE) if request.note_ciphertext else None
+
+
+def find_request(public_id: str, *, for_update: bool = False) -> DeletionRequest:
+    query = select(DeletionRequest).where(DeletionRequest.public_id == public_id)
+    request = db.session.scalar(query.with_for_update() if for_update else query)
+    if request is None:
+        raise RightsRequestNotFound()
+    return request
+
+
+def queue(status: str | None = "pending", *, overdue_only: bool = False, now: datetime | None = None,
+          limit: int = 200) -> list[DeletionRequest]:
+    """Requests by due date, the most urgent first; ``overdue_only`` keeps pending ones past their due date."""
+    query = select(DeletionRequest).order_by(DeletionRequest.due_at, DeletionRequest.id).limit(limit)
+    if status:
+        query = query.where(DeletionRequest.status == status)
+    if overdue_only:
+        query = query.where(DeletionRequest.status == "pending", DeletionRequest.due_at < (now or utcnow()))
+    return list(db.session.scalars(query))
+
+
+def is_overdue(request: DeletionRequest, now: datetime | None = None) -> bool:
+    return request.status == "pending" and request.due_at < (now or utcnow())
+
+
+def working_days_left(request: DeletionRequest, now: datetime | None = None) -> int:
+    """Working days from today to the due date (0 on the due day); negative once overdue."""
+    config = current_app.config
+    holidays, extra = parse_dates(config["PUBLIC_HOLIDAYS"]), parse_dates(config["EXTRA_WORKDAYS"])
+    today, due = (now or utcnow()).date(), request.due_at.date()
+
+    def working_days(start: date, end: date) -> int:  # in (start, end]
+        days = (start + timedelta(days=n) for n in range(1, (end - start).days + 1))
+        return sum((d.weekday() < 5 or d in extra) and d not in holidays for d in days)
+
+    return working_days(today, due) if due >= today else -working_days(due, today)
+
+
+def queue_counts(now: datetime | None = None) -> dict[str, int]:
+    now = now or utcnow()
+    pending = DeletionRequest.status == "pending"
+    count = func.count(DeletionRequest.id)
+    return {"pending": db.session.scalar(select(count).where(pending)) or 0,
+            "overdue": db.session.scalar(select(count).where(pending, DeletionRequest.due_at < now)) or 0}
+
+
+def process_request(request: DeletionRequest, staff_id: int) -> DeletionRequest:
+    """Execute a pending request the way the automated path would, and commit (with the caller's audit entry).
+
+    A cancellation deletes the user row and empties the session (``cancel_account``): the request is
+    read again afterwards. A request whose account was cancelled meanwhile has nothing left to
+    delete (cancellation destroyed everything, with receipts): it is completed as such.
+    """
+    if request.status != "pending":
+        raise RightsRequestNotPending(details={"status": request.status})
+    request_id = request.id
+    user = db.session.get(User, request.user_id) if request.user_id else None
+    request.status, request.completed_at, request.handled_by_staff_id = "completed", utcnow(), staff_id
+    if user is not None and request.kind == "cancellation":
+        cancel_account(user, reason="support_request")  # commits, and expunges everything
+    else:
+        if user is not None:
+            for category in request.categories.split(","):
+                _delete_category(user, category)
+        db.session.commit()
+    return db.session.get(DeletionRequest, request_id)
+
+
+def reject_request(request: DeletionRequest, staff_id: int, reason: str) -> DeletionRequest:
+    """Answer no (identity not verified, not the holder's data, …): the reason is what the person is told."""
+    if request.status != "pending":
+        raise RightsRequestNotPending(details={"status": request.status})
+    request.status, request.rejected_reason = "rejected", reason[:200]
+    request.completed_at, request.handled_by_staff_id = utcnow(), staff_id
+    db.session.commit()
+    return request

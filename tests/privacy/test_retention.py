@@ -184,7 +184,8 @@ def test_each_class_deletes_exactly_what_is_due_and_keeps_what_is_one_second_sho
 
     assert {k: v for k, v in counts.items() if k != "exports"} == {
         "results": 2, "generation_jobs": 1, "deleted_uploads": 1, "operation_logs": 1, "login_sessions": 2,
-        "sms_codes": 1, "orders_without_user": 1, "orders": 1, "deletion_receipts": 1, "deletion_log": 1}
+        "sms_codes": 1, "orders_without_user": 1, "orders": 1, "support_tickets": 0, "deletion_receipts": 1,
+        "deletion_log": 1}  # support tickets: tests/support/test_retention.py
     assert counts.get("exports", 0) == 0
     assert all(gone(obj) for obj in objects_of["due"])
     assert all(alive(obj) for obj in objects_of["kept"])

@@ -1,0 +1,155 @@
+"""Finding a user and showing them to staff masked; unmasking one field; blocking.
+
+Staff look people up the way a support case arrives: by the user id the mini-program shows, by the
+phone number the person gives on the phone (matched through the keyed hash, never by scanning clear
+numbers, which the database does not have), or by an order number from a payment receipt.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from app.accounts import phones
+from app.accounts.models import LoginSession, User, UserStatus, WechatIdentity
+from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.extensions import db
+from app.generation.models import GenerationJob, GenerationResult
+from app.orders.models import Order
+from app.staff.masking import mask_text
+from app.uploads.models import Upload
+
+PUBLIC_ID = re.compile(r"^[0-9a-f]{32}$")
+ORDER_NUMBER = re.compile(r"^MH[0-9A-Z]{6,30}$")
+UNMASKABLE_FIELDS = ("phone", "nickname")
+SEARCH_LIMIT = 20
+
+
+class UserNotFound(NotFound):
+    code, message = "user_not_found", "No such user."
+
+
+class FieldEmpty(Conflict):
+    code, message = "field_empty", "This user has no value for that field."
+
+
+class UserAlreadyBlocked(Conflict):
+    code, message = "user_already_blocked", "This user is already blocked."
+
+
+class UserNotBlocked(Conflict):
+    code, message = "user_not_blocked", "This user is not blocked."
+
+
+@dataclass(frozen=True)
+class MaskedUser:
+    """What a support agent may see without stating a reason."""
+
+    public_id: str
+    phone: str | None
+    nickname: str | None
+    has_wechat: bool
+    status: str
+    blocked_reason: str | None
+    created_at: datetime
+    last_login_at: datetime | None
+    counts: dict[str, int]
+
+
+def query_kinds(q: str) -> list[str]:
+    """Which kinds of identifier ``q`` could be; an unrecognisable query is an error, not an empty list."""
+    kinds = []
+    compact = re.sub(r"[\s-]", "", q)
+    if PUBLIC_ID.match(q.lower()):
+        kinds.append("user_id")
+    if phones.is_valid_mainland_mobile(compact.removeprefix("+86")):
+        kinds.append("phone")
+    if ORDER_NUMBER.match(q.upper()):
+        kinds.append("order_number")
+    if not kinds:
+        raise ValidationFailed("Search by a user id (32 hex characters), a mainland mobile number or an order number "
+                               "(MH…).", code="unrecognised_query",
+                               details={"fields": [{"field": "q", "location": "query", "type": "unrecognised_query",
+                                                    "message": "not a user id, phone number or order number"}]})
+    return kinds
+
+
+def find_users(q: str) -> tuple[list[str], list[User]]:
+    """The users ``q`` names (by id, phone or order number), and which interpretations were tried."""
+    q = q.strip()
+    kinds = query_kinds(q)
+    found: dict[int, User] = {}
+    if "user_id" in kinds:
+        for user in db.session.scalars(select(User).where(User.public_id == q.lower())):
+            found[user.id] = user
+    if "phone" in kinds:
+        hashed = phones.phone_hash(re.sub(r"[\s-]", "", q).removeprefix("+86"))
+        for user in db.session.scalars(select(User).where(User.phone_hash == hashed)):
+            found[user.id] = user
+    if "order_number" in kinds:
+        owner = select(Order.user_id).where(Order.out_trade_no == q.upper(), Order.user_id.is_not(None))
+        for user in db.session.scalars(select(User).where(User.id.in_(owner))):
+            found[user.id] = user
+    return kinds, sorted(found.values(), key=lambda u: u.id)[:SEARCH_LIMIT]
+
+
+def get_user(public_id: str, *, for_update: bool = False) -> User:
+    query = select(User).where(User.public_id == public_id)
+    user = db.session.scalar(query.with_for_update() if for_update else query)
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+def counts_of(user_id: int) -> dict[str, int]:
+    def count(model, *where) -> int:
+        return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+    return {
+        "uploads": count(Upload, Upload.user_id == user_id, Upload.deleted_at.is_(None)),
+        "jobs": count(GenerationJob, GenerationJob.user_id == user_id),
+        "results": count(GenerationResult, GenerationResult.user_id == user_id, GenerationResult.deleted_at.is_(None)),
+        "orders": count(Order, Order.user_id == user_id),
+        "active_sessions": count(LoginSession, LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None)),
+    }
+
+
+def masked(user: User) -> MaskedUser:
+    has_wechat = db.session.scalar(select(func.count()).select_from(WechatIdentity)
+                                   .where(WechatIdentity.user_id == user.id)) > 0
+    return MaskedUser(public_id=user.public_id, phone=user.phone_masked,
+                      nickname=mask_text(user.nickname), has_wechat=has_wechat, status=user.status,
+                      blocked_reason=user.blocked_reason, created_at=user.created_at,
+                      last_login_at=user.last_login_at, counts=counts_of(user.id))
+
+
+def recent_orders(user: User, limit: int = 20) -> list[Order]:
+    return list(db.session.scalars(select(Order).where(Order.user_id == user.id).order_by(Order.id.desc())
+                                   .limit(limit)))
+
+
+def unmasked_value(user: User, field: str) -> str:
+    """The clear value of one field; the caller has checked the permission and audits the reason."""
+    if field not in UNMASKABLE_FIELDS:
+        raise ValidationFailed(details={"fields": [{"field": "field", "location": "body", "type": "invalid",
+                                                    "message": f"one of {', '.join(UNMASKABLE_FIELDS)}"}]})
+    if field == "phone":
+        if user.phone_ciphertext is None:
+            raise FieldEmpty()
+        return phones.open_phone(user.phone_ciphertext)
+    if not user.nickname:
+        raise FieldEmpty()
+    return user.nickname
+
+
+def check_can_block(user: User) -> None:
+    if user.status == UserStatus.BLOCKED:
+        raise UserAlreadyBlocked()
+
+
+def check_can_unblock(user: User) -> None:
+    if user.status != UserStatus.BLOCKED:
+        raise UserNotBlocked()

@@ -1,0 +1,98 @@
+"""Staff API for admins (staff accounts) and auditors (the audit log). Thin: see ``manage`` and ``audit``."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from app.core.api import endpoint
+from app.staff import audit, manage
+from app.staff.auth import STAFF_API_PREFIX, current_staff, staff_required
+from app.staff.permissions import Permission
+from app.staff.schemas import (
+    AuditEntryOut,
+    AuditPageOut,
+    AuditQuery,
+    ChainStatusOut,
+    ReasonIn,
+    StaffCreateIn,
+    StaffListOut,
+    StaffOut,
+    StaffUpdateIn,
+)
+
+bp = Blueprint("staff_manage", __name__, url_prefix=STAFF_API_PREFIX)
+TAGS = ("staff",)
+
+
+@bp.get("/staff")
+@staff_required(Permission.STAFF_MANAGE)
+@endpoint("Staff accounts", response=StaffListOut, tags=TAGS, errors=[401, 403])
+def list_staff() -> StaffListOut:
+    accounts = manage.list_staff()
+    audit.record("staff.list", "staff", None, details={"count": len(accounts)})
+    return StaffListOut(staff=[StaffOut.of(staff) for staff in accounts])
+
+
+@bp.post("/staff")
+@staff_required(Permission.STAFF_MANAGE)
+@endpoint("Create a staff account", body=StaffCreateIn, response=StaffOut, status=201, tags=TAGS,
+          errors=[401, 403, 409, 422],
+          description="Errors: staff_username_taken, invalid_username, invalid_roles, weak_password.")
+def create_staff(body: StaffCreateIn) -> StaffOut:
+    return StaffOut.of(manage.create_staff(body.username, body.roles, body.password))
+
+
+@bp.patch("/staff/<username>")
+@staff_required(Permission.STAFF_MANAGE)
+@endpoint("Change a staff account's roles or disable it", body=StaffUpdateIn, response=StaffOut, tags=TAGS,
+          errors=[401, 403, 404, 409, 422],
+          description="Role changes and disabling revoke the account's sessions. Errors: staff_not_found, "
+                      "cannot_disable_self, cannot_remove_own_admin, invalid_roles.")
+def update_staff(username: str, body: StaffUpdateIn) -> StaffOut:
+    staff = manage.update_staff(current_staff(), manage.get_staff(username), roles=body.roles,
+                                disabled=body.disabled, reason=body.reason)
+    return StaffOut.of(staff)
+
+
+@bp.post("/staff/<username>/totp/reset")
+@staff_required(Permission.STAFF_MANAGE)
+@endpoint("Remove a staff account's second factor (lost phone)", body=ReasonIn, response=StaffOut, tags=TAGS,
+          errors=[401, 403, 404, 422])
+def reset_totp(username: str, body: ReasonIn) -> StaffOut:
+    staff = manage.get_staff(username)
+    manage.reset_totp(staff, body.reason)
+    return StaffOut.of(staff)
+
+
+@bp.post("/staff/<username>/unlock")
+@staff_required(Permission.STAFF_MANAGE)
+@endpoint("Lift a lock-out after failed logins", body=ReasonIn, response=StaffOut, tags=TAGS,
+          errors=[401, 403, 404, 422])
+def unlock_staff(username: str, body: ReasonIn) -> StaffOut:
+    staff = manage.get_staff(username)
+    manage.unlock(staff, body.reason)
+    return StaffOut.of(staff)
+
+
+@bp.get("/audit")
+@staff_required(Permission.AUDIT_READ)
+@endpoint("Search the audit log (newest first)", query=AuditQuery, response=AuditPageOut, tags=TAGS,
+          errors=[401, 403, 422],
+          description="Keyset pagination: pass next_before_id as before_id. The search itself is logged.")
+def search_audit(query: AuditQuery) -> AuditPageOut:
+    filters = query.model_dump(exclude_none=True, mode="json")
+    entries, next_before_id = audit.search(**query.model_dump())
+    page = AuditPageOut(entries=[AuditEntryOut.of(entry) for entry in entries], next_before_id=next_before_id)
+    audit.record("audit.search", "audit_log", None, details={"filters": filters, "returned": len(entries)})
+    return page
+
+
+@bp.get("/audit/verify")
+@staff_required(Permission.AUDIT_READ)
+@endpoint("Verify the audit log's hash chain", response=ChainStatusOut, tags=TAGS, errors=[401, 403])
+def verify_audit() -> ChainStatusOut:
+    status = audit.verify_chain()
+    audit.record("audit.verify", "audit_log", None,
+                 details={"ok": status.ok, "checked": status.checked, "first_broken_id": status.first_broken_id})
+    return ChainStatusOut(ok=status.ok, checked=status.checked, first_broken_id=status.first_broken_id,
+                          problem=status.problem, last_id=status.last_id)
