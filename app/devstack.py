@@ -9,6 +9,10 @@ Starts, in this order, and stops all of them on Ctrl-C:
    in-process fake server directly, which is faster and avoids blocking commands over the emulated
    socket), otherwise processes (``python -m workers``, ``python -m workers.scheduler``);
 5. the web app as a child process on WEB_PORT (default 5000).
+
+With the sandbox on it also seeds the demo's staff account (``app.demo.staff``) and prints its password,
+so the admin console at ``/admin/`` can be tried at once. The web app serves plain http on 127.0.0.1, so the
+staff cookie goes without its ``Secure`` flag here (``STAFF_COOKIE_SECURE=0``, unless set otherwise).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import urllib.request
 from dataclasses import dataclass, field
 
 from app import create_app
-from app.config import load_config
+from app.config import INSTANCE_DIR, load_config
 from app.core.jobs import DEFAULT_QUEUE, GENERATION_QUEUE, MAINTENANCE_QUEUE
 
 WORKER_GROUPS = ([GENERATION_QUEUE], [DEFAULT_QUEUE, MAINTENANCE_QUEUE])
@@ -36,13 +40,18 @@ class DevStack:
     children: list[subprocess.Popen] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
     stop_callbacks: list = field(default_factory=list)
+    demo_staff: object = None
 
     def run(self) -> int:
         config = load_config()
         os.makedirs(os.environ.get("MIAOHUA_INSTANCE_DIR", "instance"), exist_ok=True)
         app = create_app(config)
         self.migrate(app)
+        from app.demo.staff import ensure_demo_staff
+
+        self.demo_staff = ensure_demo_staff(app, INSTANCE_DIR)
         env = dict(os.environ)
+        env.setdefault("STAFF_COOKIE_SECURE", "0")  # http://127.0.0.1 (a deployment serves https)
         if config.REDIS_URL is None:
             self.start_embedded_queue(app, config.EMBEDDED_REDIS_PORT)
             env["REDIS_URL"] = f"redis://127.0.0.1:{config.EMBEDDED_REDIS_PORT}/0"
@@ -133,6 +142,7 @@ class DevStack:
             "Miaohua is running. Ctrl-C stops everything.",
             f"  Demo         {base}/demo/  (the mini-program, simulated; CLI: .venv/bin/flask --app wsgi:app demo run)",
             f"  API docs     {base}/api/v1/docs",
+            *self.console_lines(base),
             f"  Readiness    {base}/readyz",
             *([f"  WeChat       http://{self.host}:{config.WECHAT_SANDBOX_PORT}/sandbox/  (sandbox: test users,"
                " login and phone codes)"] if config.WECHAT_SANDBOX else []),
@@ -142,6 +152,14 @@ class DevStack:
             "",
         ]
         print("\n".join(lines), flush=True)
+
+    def console_lines(self, base: str) -> list[str]:
+        staff = self.demo_staff
+        if staff is None:
+            return [f"  Console      {base}/admin/  (create a staff account: .venv/bin/flask --app wsgi:app "
+                    "staff create-admin <name>)"]
+        password = staff.password or f"(removed from {staff.password_file}; reset it with flask staff …)"
+        return [f"  Console      {base}/admin/  staff login: {staff.username} / {password}  (every role; demo only)"]
 
     def supervise(self) -> int:
         stopping = threading.Event()

@@ -3,14 +3,14 @@
 It does what the demo page does, without a browser: a sandbox test user logs in with WeChat, binds a
 phone, accepts the policy (with the separate face-processing consent) and declares their age, uploads a
 portrait, generates a style, watches the queue, saves the watermarked preview, pays in the sandbox,
-saves the HD original, reads "my data" and the source photo's deletion receipt, asks for an export (when
-the server offers one) and cancels the account. Only the public API and the sandbox's developer API are
-used: nothing here touches the database.
+saves the HD original, shares the result (a link to its watermarked preview, opened as a friend would),
+reads "my data" (the source photo's deletion receipt, the share in the operation log), asks for an export
+(when the server offers one) and cancels the account. Only the public API and the sandbox's developer API
+are used (through :mod:`.client`): nothing here touches the database.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import secrets
 import time
@@ -18,31 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import requests
+from .client import API, WEB, ApiCallFailed, DemoError, StackClient, StackNotRunning, image_size
 
-API = "/api/v1"
+__all__ = ["ApiCallFailed", "DemoError", "Journey", "JourneyOptions", "JourneyReport", "StackNotRunning"]
+
 FINISHED_JOB = {"succeeded", "failed", "cancelled"}
 PAID_ORDER = {"fulfilled"}
 ONE_PHOTO_KINDS = ("photo", "id_photo")  # free to generate from one portrait (avatars need 3+, videos a credit)
-WEB, SANDBOX = "web app", "WeChat sandbox"
-EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "video/mp4": ".mp4",
-              "application/zip": ".zip"}
-
-
-class DemoError(Exception):
-    """The journey cannot go on; the message says why, for a person."""
-
-
-class StackNotRunning(DemoError):
-    pass
-
-
-class ApiCallFailed(DemoError):
-    def __init__(self, method: str, path: str, status: int, code: str, message: str) -> None:
-        super().__init__(f"{method} {path} answered {status} {code}: {message}")
-        self.status, self.code, self.api_message = status, code, message
 
 
 @dataclass
@@ -72,7 +55,10 @@ class JourneyReport:
     hd_size: tuple[int, int] | None = None
     order_no: str = ""
     amount_fen: int = 0
+    share_url: str = ""
+    shared_path: str = ""
     holdings: list[dict[str, Any]] = field(default_factory=list)
+    operations: list[dict[str, Any]] = field(default_factory=list)
     source_receipt: dict[str, Any] | None = None
     export: dict[str, Any] | None = None
     cancelled: bool = False
@@ -84,31 +70,16 @@ class JourneyReport:
         return dict(vars(self))
 
 
-def image_size(data: bytes) -> tuple[int, int]:
-    """Decode the image fully (not just its header) and return its size; DemoError if it does not decode."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            return image.size
-    except (UnidentifiedImageError, OSError) as exc:
-        raise DemoError(f"the downloaded image does not decode: {exc}") from exc
-
-
-class Journey:
+class Journey(StackClient):
     """One run of the journey; ``echo`` receives each line to print."""
 
     STEPS = ("stack", "test user", "login", "phone", "policy", "upload", "style", "generation", "preview",
-             "payment", "hd download", "my data", "export", "cancellation")
+             "payment", "hd download", "share", "my data", "export", "cancellation")
 
     def __init__(self, options: JourneyOptions, echo: Callable[[str], None] = print) -> None:
+        super().__init__(options.base_url, options.sandbox_url, options.out_dir, options.poll_s, options.timeout_s)
         self.options = options
         self.echo = echo
-        self.base = options.base_url.rstrip("/")
-        self.sandbox = options.sandbox_url.rstrip("/")
-        self.http = requests.Session()
-        self.token: str | None = None
         self.styles: dict[str, dict] = {}
         self.report = JourneyReport(style=options.style)
         self.step_no = 0
@@ -122,86 +93,6 @@ class Journey:
 
     def detail(self, text: str) -> None:
         self.echo(f"{'':21}{text}")
-
-    # --- HTTP -------------------------------------------------------------------------------------
-
-    def _send(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", (3, 30))
-        try:
-            return self.http.request(method, url, **kwargs)
-        except requests.ConnectionError as exc:
-            base = self.sandbox if what == SANDBOX else self.base
-            raise StackNotRunning(
-                f"cannot reach the {what} at {base} ({type(exc).__name__}). Is the stack running? "
-                f"Start it with `make run` (or pass --base-url/--sandbox-url).") from exc
-        except requests.Timeout as exc:
-            raise DemoError(f"the {what} did not answer {method} {url} in time") from exc
-
-    def api(self, method: str, path: str, *, json_body: Any = None, auth: bool = True, **kwargs: Any) -> Any:
-        """Call the backend's API; answer ``data`` or raise ApiCallFailed with the API's code and message."""
-        headers = {"Authorization": f"Bearer {self.token}"} if auth and self.token else {}
-        response = self._send(method, f"{self.base}{API}{path}", WEB, json=json_body, headers=headers, **kwargs)
-        if response.status_code == 204:
-            return None
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        if response.status_code >= 400:
-            error = (payload or {}).get("error") if isinstance(payload, dict) else None
-            if isinstance(error, dict):
-                raise ApiCallFailed(method, API + path, response.status_code, error.get("code", "?"),
-                                    error.get("message", ""))
-            raise ApiCallFailed(method, API + path, response.status_code, "http_error", response.text[:200])
-        if not isinstance(payload, dict) or "data" not in payload:
-            raise DemoError(f"{method} {API}{path} did not answer JSON {{data: …}}: {response.text[:200]}")
-        return payload["data"]
-
-    def dev(self, method: str, path: str, body: dict | None = None) -> Any:
-        """The sandbox's developer API: what a phone, WeChat or the payer would do."""
-        response = self._send(method, f"{self.sandbox}/sandbox/api/{path}", SANDBOX, json=body)
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = {"error": response.text[:200]}
-        if response.status_code >= 400:
-            raise DemoError(f"sandbox {method} /sandbox/api/{path} answered {response.status_code}: "
-                            f"{payload.get('error') if isinstance(payload, dict) else payload}")
-        return payload
-
-    def media(self, url: str) -> requests.Response:
-        """A signed media link, fetched from the web app we talk to (the link's path carries the signature)."""
-        parts = urlsplit(url)
-        local = f"{self.base}{parts.path}" + (f"?{parts.query}" if parts.query else "")
-        response = self._send("GET", local, WEB)
-        if response.status_code >= 400:
-            try:
-                error = response.json()["error"]
-                raise ApiCallFailed("GET", parts.path, response.status_code, error["code"], error["message"])
-            except (ValueError, KeyError, TypeError):
-                raise DemoError(f"GET {parts.path} answered {response.status_code}") from None
-        return response
-
-    def wait(self, what: str, probe: Callable[[], Any], done: Callable[[Any], bool],
-             on_change: Callable[[Any], None] | None = None, timeout_s: float | None = None) -> Any:
-        deadline = time.monotonic() + (timeout_s or self.options.timeout_s)
-        last = None
-        while True:
-            value = probe()
-            if on_change is not None and value != last:
-                on_change(value)
-            last = value
-            if done(value):
-                return value
-            if time.monotonic() > deadline:
-                raise DemoError(f"gave up waiting for {what} after {timeout_s or self.options.timeout_s:.0f}s")
-            time.sleep(self.options.poll_s)
-
-    def save(self, name: str, response: requests.Response) -> Path:
-        mime = response.headers.get("Content-Type", "").split(";")[0].strip()
-        path = self.options.out_dir / f"{name}{EXTENSIONS.get(mime, '.bin')}"
-        path.write_bytes(response.content)
-        return path
 
     # --- the journey --------------------------------------------------------------------------------
 
@@ -223,6 +114,7 @@ class Journey:
             self.preview(result)
             self.pay(result)
             self.download_hd(result)
+            self.share(result)
             self.my_data()
             self.export()
             self.cancel()
@@ -393,6 +285,16 @@ class Journey:
         else:
             self.step(f"HD original ({len(response.content)} bytes) → {path}")
 
+    def share(self, result: dict) -> None:
+        shared = self.api("POST", f"/results/{result['id']}/share")
+        self.report.share_url = shared["url"]
+        self.step(f"POST {API}/results/{result['id']}/share: a link until {shared['expires_at']}")
+        friend = self.media(shared["url"])  # opened as a friend would: media() sends no token
+        path = self.save("shared", friend)
+        self.report.shared_path = str(path)
+        width, height = image_size(friend.content)
+        self.detail(f"what a friend sees: the watermarked preview {width}x{height}, never the HD original → {path}")
+
     def my_data(self) -> None:
         data = self.api("GET", "/me/data")
         self.report.holdings = data["categories"]
@@ -407,6 +309,13 @@ class Journey:
             raise DemoError(f"no deletion receipt for the source photo {self.report.upload_id} in "
                             f"GET {API}/me/deletion-receipts")
         self.report.source_receipt = mine[0]
+        self.report.operations = self.api("GET", "/me/operations")["operations"]
+        for operation in self.report.operations:
+            self.detail(f"operation log: {operation['at']} {operation['action']} {operation['subject_type']} "
+                        f"{operation['subject_id']}")
+        if self.report.share_url and not any(o["action"] == "share" and o["subject_id"] == self.report.result["id"]
+                                             for o in self.report.operations):
+            raise DemoError(f"the share is missing from GET {API}/me/operations")
 
     def export(self) -> None:
         try:
@@ -463,6 +372,7 @@ class Journey:
         self.echo(f"  preview  {report.preview_path}")
         self.echo(f"  HD       {report.hd_path}" + (f"  ({report.hd_size[0]}x{report.hd_size[1]})"
                                                   if report.hd_size else ""))
+        self.echo(f"  shared   {report.shared_path}  ({report.share_url})")
         self.echo(f"  summary  {self.options.out_dir / 'journey.json'}")
         self.echo("Deletion receipt of the source photo:")
         self.echo(f"  {receipt.get('data_kind')} {receipt.get('subject_id')} deleted at {receipt.get('deleted_at')} "

@@ -20,7 +20,7 @@ from app.core.errors import ApiError, NotFound
 from app.extensions import db
 from app.privacy.receipts import log_operation
 
-from . import services
+from . import services, sharing
 from .models import GenerationJob, GenerationResult
 
 bp = Blueprint("generation", __name__, url_prefix=API_PREFIX)
@@ -78,6 +78,13 @@ class JobListOut(BaseModel):
 class LinksOut(BaseModel):
     preview_url: str | None
     original_url: str | None
+    expires_at: datetime
+
+
+class ShareOut(BaseModel):
+    result_id: str
+    token: str = Field(description="For the share card's mini-program path")
+    url: str = Field(description="The watermarked preview, for anyone holding the link until it expires")
     expires_at: datetime
 
 
@@ -187,3 +194,24 @@ def result_media(token: str):
     log_operation(result.user_id, action, "result", public_id)
     db.session.commit()
     return Response(objects.read(stored), mimetype=stored.mime_type, headers={"Cache-Control": "private, max-age=60"})
+
+
+@bp.post("/results/<result_id>/share")
+@login_required
+@endpoint("Share a result: a link to its watermarked preview that expires (logged as `share`)", response=ShareOut,
+          status=201, auth=True, tags=TAGS, errors=[404, 409],
+          description="Errors: result_not_found, nothing_to_share. The HD original is never shared.")
+def share_result(result_id: str):
+    link = sharing.share(current_user, result_id)
+    db.session.commit()
+    url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for("generation.shared_media", token=link.token)
+    return ShareOut(result_id=link.result_id, token=link.token, url=url, expires_at=link.expires_at)
+
+
+@bp.get("/shared/<token>")
+@endpoint("A shared result's watermarked preview (no login: whoever holds the link)", tags=TAGS, errors=[404, 410],
+          description="Errors: share_link_invalid, share_link_expired (410), shared_result_deleted.")
+def shared_media(token: str):
+    stored = sharing.shared_result(token).preview
+    return Response(objects.read(stored), mimetype=stored.mime_type,
+                    headers={"Cache-Control": "private, max-age=60", "X-Robots-Tag": "noindex"})

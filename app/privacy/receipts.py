@@ -28,3 +28,10 @@ def log_operation(user_id: int, action: str, subject_type: str, subject_id: str)
 
     db.session.add(OperationLog(user_id=user_id, action=action, subject_type=subject_type, subject_id=subject_id,
                                 created_at=utcnow()))
+
+
+def operations_of(user_id: int, limit: int = 200):
+    from .models import OperationLog
+
+    return list(db.session.scalars(select(OperationLog).where(OperationLog.user_id == user_id)
+                                   .order_by(OperationLog.id.desc()).limit(limit)))

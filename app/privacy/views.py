@@ -11,7 +11,7 @@ from app.accounts.auth import login_required
 from app.core.api import API_PREFIX, endpoint
 
 from . import rights
-from .receipts import receipts_of
+from .receipts import operations_of, receipts_of
 
 bp = Blueprint("privacy", __name__, url_prefix=API_PREFIX)
 
@@ -34,6 +34,27 @@ class ReceiptsOut(BaseModel):
 def deletion_receipts():
     return ReceiptsOut(receipts=[ReceiptOut(data_kind=r.data_kind, subject_id=r.subject_id, reason=r.reason,
                                             deleted_at=r.deleted_at) for r in receipts_of(current_user.id)])
+
+
+class OperationOut(BaseModel):
+    action: str = Field(description="generate, download_preview, download_original, share, download_export")
+    subject_type: str
+    subject_id: str
+    at: datetime
+
+
+class OperationsOut(BaseModel):
+    operations: list[OperationOut]
+
+
+@bp.get("/me/operations")
+@login_required
+@endpoint("My operation log: what I generated, downloaded and shared, and when (§2.1)", response=OperationsOut,
+          auth=True, tags=("privacy",))
+def operations():
+    return OperationsOut(operations=[OperationOut(action=o.action, subject_type=o.subject_type,
+                                                  subject_id=o.subject_id, at=o.created_at)
+                                     for o in operations_of(current_user.id)])
 
 
 # --- what we hold, deletion requests, cancellation ----------------------------------------------------

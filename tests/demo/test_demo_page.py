@@ -20,12 +20,21 @@ def test_page_and_every_asset_it_references_are_served_and_local(client):
     html = page.get_data(as_text=True)
     assert '<script type="module" src="js/app.js">' in html
     assert 'href="/privacy"' in html
-    referenced = set(re.findall(r'(?:src|href)="((?:js|css)/[^"]+)"', html)) | {"js/api.js"}
-    assert {"js/app.js", "css/demo.css", "js/api.js"} <= referenced
-    for asset in sorted(referenced):
+    # every asset the page loads, following the ES modules' imports from app.js
+    pending = set(re.findall(r'(?:src|href)="((?:js|css)/[^"]+)"', html))
+    referenced: set[str] = set()
+    while pending:
+        asset = pending.pop()
+        referenced.add(asset)
         response = client.get(f"/demo/{asset}")
         assert response.status_code == 200, asset
         assert response.mimetype in ("text/javascript", "text/css"), asset
+        if asset.endswith(".js"):
+            imported = re.findall(r'from\s+"\./([\w-]+\.js)"', response.get_data(as_text=True))
+            pending |= {f"js/{name}" for name in imported} - referenced
+    assert {"js/app.js", "css/demo.css", "js/api.js", "js/ui.js", "js/state.js", "js/creation.js",
+            "js/rights.js"} <= referenced
+    assert referenced >= {f"js/{path.name}" for path in (DEMO / "js").glob("*.js")}  # no module left unused
     # nothing outside this machine: no CDN, no remote font, no remote script
     for path in DEMO.rglob("*"):
         if path.suffix in (".html", ".js", ".css"):
