@@ -3,21 +3,24 @@
 // The log is read-only here as everywhere: no endpoint edits or deletes an entry.
 
 import { get } from "../api.js";
-import { append, bi, clear, errorBox, h, localInputToIso, pageHead, table, when } from "../dom.js";
+import { append, bi, clear, errorBox, h, localInputToIso, pageHead, shortId, table, when } from "../dom.js";
 
 const filters = { staff: "", action: "", target_type: "", target_id: "", since: "", until: "", limit: "50" };
 const pages = [];
 
 export default async function render(root, ctx) {
-  const verifyButton = h("button", { type: "button", id: "audit-verify" }, ...bi("重新验证哈希链", "Verify the chain"));
+  const verifyButton = h("button", { type: "button", id: "audit-verify", onclick: () => ctx.refresh() },
+                        ...bi("重新验证哈希链", "Verify the chain"));
   root.append(pageHead(bi("审计日志", "Audit log"), "只读、防篡改：每条记录包含前一条的哈希。 Append-only and " +
                        "tamper-evident: each entry hashes the previous one.", verifyButton));
-  const chain = h("div", { id: "chain-status" });
+  const chain = h("div", { id: "chain-status", class: "chain-status" });
   root.append(chain);
+  let brokenId = null;
   const verify = async () => {
     clear(chain).append(h("div", { class: "muted" }, "正在验证… Verifying…"));
     try {
       const status = await get("/audit/verify");
+      brokenId = status.ok ? null : status.first_broken_id;
       clear(chain).append(status.ok
         ? h("div", { class: "okbox", "data-chain": "ok" }, `✓ 哈希链完整 Chain intact: ${status.checked} 条已验证 entries ` +
             `checked${status.last_id ? `, 最新 last #${status.last_id}` : ""}.`)
@@ -28,7 +31,6 @@ export default async function render(root, ctx) {
       clear(chain).append(errorBox(error));
     }
   };
-  verifyButton.addEventListener("click", verify);
 
   const inputs = {};
   const input = (name, label, attrs = {}) => {
@@ -61,14 +63,16 @@ export default async function render(root, ctx) {
       before_id: pages[pages.length - 1] });
     results.append(table([
       ["#", (e) => e.id, "num"],
-      [bi("时间", "Time"), (e) => when(e.created_at)],
+      [bi("时间", "Time"), (e) => when(e.created_at), "nowrap"],
       [bi("员工", "Staff"), (e) => [e.staff_username, h("div", { class: "chips" }, e.roles.map((r) => h("span", { class: "chip" }, r)))]],
       [bi("操作", "Action"), (e) => h("code", {}, e.action)],
       [bi("对象", "Target"), (e) => [e.target_type, e.target_id ? [" ", h("code", {}, e.target_id)] : null]],
       [bi("原因", "Reason"), (e) => e.reason || "—"],
-      [bi("请求 / IP", "Request / IP"), (e) => h("span", { class: "mono" }, `${e.request_id || "—"} · ${e.ip || "—"}`)],
+      [bi("请求 / IP", "Request / IP"), (e) => h("span", { class: "mono", title: e.request_id || "" },
+                                                  `${shortId(e.request_id)} · ${e.ip || "—"}`)],
       [bi("详情", "Details"), (e) => (e.details ? JSON.stringify(e.details) : "—"), "details"],
-    ], page.entries, { rowKey: (e) => String(e.id), empty: "没有符合条件的记录 No entries" }));
+    ], page.entries, { rowKey: (e) => String(e.id), rowClass: (e) => (e.id === brokenId ? "broken" : ""),
+                       empty: "没有符合条件的记录 No entries" }));
     results.append(h("div", { class: "pager" },
       pages.length ? h("button", { type: "button", onclick: () => { pages.pop(); ctx.refresh(); } }, "← 较新 Newer") : null,
       page.next_before_id ? h("button", { type: "button", id: "audit-older",

@@ -36,7 +36,8 @@ export default async function render(root, ctx) {
     card(bi("待处理权利请求", "Pending rights requests"), rights.pending,
          `已逾期 overdue: ${rights.overdue}`, rights.overdue ? "bad" : (rights.pending ? "warn" : "ok"), "rights"),
     card(bi("删除积压", "Deletion backlog"), backlog.count,
-         `最久 oldest ${seconds(backlog.oldest_age_s)} · 阈值 threshold ${seconds(backlog.threshold_s)}` +
+         `最久 oldest ${backlog.count ? seconds(backlog.oldest_age_s) : "无 none"} · ` +
+         `阈值 threshold ${seconds(backlog.threshold_s)}` +
          (backlog.alert ? " · 告警 ALERT" : ""), backlog.alert ? "bad" : "ok", "backlog"),
     card(bi("任务延迟 p50 / p95", "Job latency"), `${seconds(m.jobs.latency_p50_s)} / ${seconds(m.jobs.latency_p95_s)}`,
          [`进行中 now: ${counts(m.jobs.in_progress)}`, h("br"), `最近一小时 last hour: ${counts(m.jobs.last_hour)}`],

@@ -36,7 +36,7 @@ async function renderList(root, ctx) {
 
   const data = await get("/tickets", { ...filters, before_id: pages[pages.length - 1] });
   const panel = h("section", { class: "panel", id: "ticket-list" }, table([
-    [bi("创建", "Created"), (t) => when(t.created_at)],
+    [bi("创建", "Created"), (t) => when(t.created_at), "nowrap"],
     [bi("类别", "Category"), (t) => TICKET_CATEGORIES[t.category] || t.category],
     [bi("主题", "Subject"), (t) => h("a", { href: `#/tickets/${t.id}`, class: "ticket-link" }, t.subject || "—")],
     [bi("状态", "Status"), (t) => statusBadge(t.status)],
@@ -44,7 +44,7 @@ async function renderList(root, ctx) {
     [bi("订单", "Order"), (t) => (t.order ? [h("code", {}, t.order.order_no), " ", statusBadge(t.order.status)] : "—")],
     [bi("处理人", "Assigned"), (t) => t.assigned_to || "—"],
     [bi("消息", "Msgs"), (t) => t.message_count, "num"],
-    [bi("更新", "Updated"), (t) => when(t.updated_at)],
+    [bi("更新", "Updated"), (t) => when(t.updated_at), "nowrap"],
   ], data.tickets, { onRow: (t) => ctx.navigate(`#/tickets/${t.id}`), rowKey: (t) => t.id, empty: "没有符合条件的工单 No tickets" }));
   panel.append(pager(data.next_before_id, ctx));
   root.append(panel);

@@ -1,0 +1,17 @@
+"""gunicorn settings for production: ``gunicorn -c python:app.gunicorn_conf wsgi:app``.
+
+Command-line flags still win (``-w``, ``-b``). What this file adds is what a flag cannot say: the
+Prometheus multiprocess hooks (``PROMETHEUS_MULTIPROC_DIR`` must be set in gunicorn's environment, an
+empty directory of its own), so ``/metrics`` on any worker reports the sum of all of them. No
+``preload_app``: mediapipe cannot run in a process forked after it loaded its models.
+"""
+
+import os
+
+from app.monitoring.multiprocess import child_exit, on_starting  # noqa: F401 - gunicorn hooks by name
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+accesslog = None  # the app logs each request itself (JSON, with the request id, without query strings)
