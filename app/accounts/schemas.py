@@ -68,6 +68,8 @@ class ProfileUpdateIn(StrictModel):
         value = unicodedata.normalize("NFC", value)
         if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in value):
             raise ValueError("must not contain control or invisible characters")
+        if len(value) > 32:  # NFC can lengthen text (U+FB2C becomes 3 characters): check what is stored
+            raise ValueError("must be at most 32 characters")
         return value
 
 

@@ -30,6 +30,7 @@ STATUS_CODES: dict[int, str] = {
     429: "rate_limited",
     500: "internal_error",
     503: "service_unavailable",
+    507: "storage_full",
 }
 
 
@@ -105,6 +106,14 @@ class QueueUnavailable(ServiceUnavailable):
 
 class DatabaseUnavailable(ServiceUnavailable):
     code, message = "database_unavailable", "The database is unavailable; try again shortly."
+
+
+class StorageUnavailable(ServiceUnavailable):
+    code, message = "storage_unavailable", "File storage is unavailable; nothing was saved, try again shortly."
+
+
+class StorageFull(ApiError):
+    status, code, message = 507, "storage_full", "File storage is full; nothing was saved, try again later."
 
 
 def error_response(status: int, code: str, message: str, details: dict | None = None,

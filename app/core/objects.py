@@ -7,6 +7,8 @@ and drops the wrapped key (crypto-shredding) in one step the caller commits.
 
 from __future__ import annotations
 
+import errno
+import logging
 import uuid
 from datetime import datetime
 
@@ -15,8 +17,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core import vault
 from app.core.db import UTCDateTime, utcnow
+from app.core.errors import StorageFull, StorageUnavailable
 from app.core.storage import object_store
 from app.extensions import db
+
+log = logging.getLogger(__name__)
 
 
 class StoredObject(db.Model):
@@ -40,7 +45,13 @@ def store(kind: str, plaintext: bytes, mime_type: str) -> StoredObject:
     obj = StoredObject(id=uuid.uuid4().hex, kind=kind, mime_type=mime_type, size=len(plaintext))
     sealed = vault.seal(obj.id, plaintext)
     obj.kek_id, obj.wrapped_key = sealed.kek_id, sealed.wrapped_key
-    object_store().put(obj.storage_key, sealed.ciphertext)
+    try:
+        object_store().put(obj.storage_key, sealed.ciphertext)
+    except OSError as exc:  # the store already removed its partial file; the caller wrote no row yet
+        log.error("object store write failed", extra={"kind": kind, "errno": exc.errno})
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull() from exc
+        raise StorageUnavailable() from exc
     db.session.add(obj)
     return obj
 

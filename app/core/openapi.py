@@ -20,7 +20,7 @@ from app.core.errors import STATUS_CODES
 
 bp = Blueprint("openapi", __name__)
 
-_CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+_CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>\w+)>")
 _PARAM_TYPES = {"int": {"type": "integer"}, "uuid": {"type": "string", "format": "uuid"},
                 "float": {"type": "number"}}
 _DOCUMENTED_PREFIXES = (API_PREFIX, "/healthz", "/readyz")
@@ -42,6 +42,15 @@ ERROR_SCHEMA = {
     },
 }
 
+# WeChat Pay's callbacks answer failures in WeChat Pay's own shape (``{"code": "FAIL", "message"}``, which
+# is what makes WeChat Pay retry), not in ours: blueprint → (schema name, statuses answered that way).
+WECHAT_PAY_ANSWER_SCHEMA = {
+    "type": "object",
+    "required": ["code", "message"],
+    "properties": {"code": {"type": "string", "enum": ["FAIL"]}, "message": {"type": "string"}},
+}
+_PROTOCOL_ERRORS = {"payments": ("WeChatPayAnswer", {400, 403})}
+
 
 def is_documented(rule_path: str) -> bool:
     """API routes are documented; the document and its docs page are not part of the API itself."""
@@ -53,14 +62,18 @@ def is_documented(rule_path: str) -> bool:
 def openapi_path(rule_path: str) -> tuple[str, list[dict[str, Any]]]:
     params = []
     for match in _CONVERTER.finditer(rule_path):
-        schema = _PARAM_TYPES.get(match.group("conv") or "", {"type": "string"})
+        if match.group("conv") == "any":  # <any(a, b):name> matches only those values: anything else is a 404
+            values = [value.strip().strip("'\"") for value in match.group("args").split(",")]
+            schema = {"type": "string", "enum": values}
+        else:
+            schema = _PARAM_TYPES.get(match.group("conv") or "", {"type": "string"})
         params.append({"name": match.group("name"), "in": "path", "required": True, "schema": schema})
     return _CONVERTER.sub(lambda m: "{" + m.group("name") + "}", rule_path), params
 
 
 class _SchemaCollector:
     def __init__(self) -> None:
-        self.schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
+        self.schemas: dict[str, Any] = {"Error": ERROR_SCHEMA, "WeChatPayAnswer": WECHAT_PAY_ANSWER_SCHEMA}
 
     def ref(self, model: type[BaseModel]) -> dict[str, str]:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -80,7 +93,7 @@ class _SchemaCollector:
         ]
 
 
-def _error_responses(spec: EndpointSpec) -> dict[str, Any]:
+def _error_responses(spec: EndpointSpec, endpoint_name: str, has_path_params: bool) -> dict[str, Any]:
     statuses = set(spec.errors) | {500}
     if spec.body is not None:
         statuses |= {400, 413, 415, 422}
@@ -88,10 +101,18 @@ def _error_responses(spec: EndpointSpec) -> dict[str, Any]:
         statuses.add(422)
     if spec.auth:
         statuses.add(401)
+    if has_path_params:
+        statuses.add(404)  # an id that is not there (or not the caller's), a value outside an enumerated path part
+    protocol_schema, protocol_statuses = _PROTOCOL_ERRORS.get(endpoint_name.split(".")[0], ("", set()))
+    statuses |= protocol_statuses
+
+    def schema(status: int) -> str:
+        return protocol_schema if status in protocol_statuses else "Error"
+
     return {
         str(status): {
             "description": STATUS_CODES.get(status, "error"),
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema(status)}"}}},
         }
         for status in sorted(statuses)
     }
@@ -123,7 +144,7 @@ def _operation(spec: EndpointSpec, endpoint_name: str, path_params: list, collec
                 "type": "object", "required": ["data"], "properties": {"data": data_schema},
             }}},
         }
-    operation["responses"] = {str(spec.status): success, **_error_responses(spec)}
+    operation["responses"] = {str(spec.status): success, **_error_responses(spec, endpoint_name, bool(path_params))}
     if spec.auth:
         operation["security"] = [{"bearerAuth": []}]
     return operation

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from app.core import objects
 from app.core.db import utcnow
+from app.core.errors import StorageFull, StorageUnavailable
 from app.core.jobs import redis_connection
 from app.extensions import db
 
@@ -86,7 +87,7 @@ def run(job_id: int) -> str:
         db.session.rollback()
         from workers.generators.base import GenerationError
 
-        if isinstance(exc, GenerationError):
+        if isinstance(exc, GenerationError | StorageFull | StorageUnavailable):  # the user is told which
             services.finish(job, JobStatus.FAILED, exc.code, str(exc)[:200])
         else:
             log.exception("generation failed")

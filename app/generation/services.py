@@ -12,6 +12,7 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
+from redis.exceptions import RedisError
 from rq import Queue, Worker
 from sqlalchemy import select
 
@@ -109,12 +110,16 @@ def queue_position(job: GenerationJob) -> tuple[int | None, int | None]:
         return None, None
     conn = redis_connection()
     queue = Queue(GENERATION_QUEUE, connection=conn)
-    position = queue.get_job_position(job.rq_job_id)
-    if position is None:
+    try:
+        position = queue.get_job_position(job.rq_job_id)
+        if position is None:
+            return None, None
+        workers = max(1, Worker.count(queue=queue))
+        average = conn.get(DURATION_KEY.format(kind=style(job.style_id).kind))
+    except RedisError:  # an estimate only: a job that exists is still answered (e.g. right after creating it)
+        log.warning("queue position unavailable: Redis is not answering")
         return None, None
-    workers = max(1, Worker.count(queue=queue))
-    kind = style(job.style_id).kind
-    average = float(conn.get(DURATION_KEY.format(kind=kind)) or current_app.config["GENERATION_DEFAULT_SECONDS"])
+    average = float(average or current_app.config["GENERATION_DEFAULT_SECONDS"])
     return position, round((position // workers + 1) * average)
 
 

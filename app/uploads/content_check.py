@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from redis.exceptions import RedisError
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
@@ -38,7 +39,11 @@ def _serializer() -> URLSafeTimedSerializer:
 
 def media_url(upload: Upload) -> str:
     token = _serializer().dumps(upload.public_id)
-    path = url_for("uploads.media_for_review", token=token)
+    if has_request_context():
+        path = url_for("uploads.media_for_review", token=token)
+    else:  # the uploads sweep restarts checks from a worker, where there is no request to build URLs from
+        with current_app.test_request_context():
+            path = url_for("uploads.media_for_review", token=token)
     return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
 
 
@@ -58,7 +63,7 @@ def start(upload: Upload, user: User | None) -> None:
     openid = open_text(identity.openid_ciphertext, "wechat.openid")
     try:
         answer = mini_program_client().check_media_async(media_url(upload), openid)
-    except (WeChatError, WeChatUnavailable) as exc:
+    except (WeChatError, WeChatUnavailable, RedisError) as exc:  # Redis: the shared access token is out of reach
         log.warning("content check could not start", extra={"error": str(exc)})
         return
     upload.review_trace_id = answer["trace_id"]

@@ -16,6 +16,7 @@ from app.accounts.models import User
 from app.core import objects
 from app.core.db import utcnow
 from app.core.errors import ApiError, NotFound, PayloadTooLarge, ValidationFailed
+from app.core.jobs import require_queue
 from app.extensions import db
 from app.privacy.receipts import write_receipt
 
@@ -47,6 +48,7 @@ def ingest(user: User, data: bytes, declaration: str) -> Upload:
                                                     "type": "declaration_required",
                                                     "message": "confirm it is your own face, or that the person "
                                                                "shown agreed: own_face | subject_consented"}]})
+    require_queue()  # its content check and the job that would use it need the queue: refuse before storing
     config = current_app.config
     try:
         image = images.normalise(data, max_pixels=config["UPLOAD_MAX_PIXELS"], min_side=config["UPLOAD_MIN_SIDE"])
