@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from .models import TicketCategory, TicketStatus
 
@@ -13,8 +14,24 @@ SUBJECT_MAX, BODY_MAX = 100, 2000
 
 Category = Literal["order_dispute", "generation_quality", "account", "privacy", "other"]
 Status = Literal["open", "waiting_user", "resolved", "closed"]
-Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=SUBJECT_MAX)]
-Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=BODY_MAX)]
+# Bidirectional overrides and isolates re-order how the text displays (a staff member could be shown a
+# different order number or amount than the one written); zero-width joiners stay (emoji sequences).
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def plain_text(value: str) -> str:
+    """Refuse what is not text a person wrote: NUL and other control characters, terminal escapes, bidi overrides."""
+    for ch in value:
+        if ch in BIDI_CONTROLS or (unicodedata.category(ch) in ("Cc", "Cs") and ch not in ALLOWED_CONTROLS):
+            raise ValueError(f"must not contain control characters (found U+{ord(ch):04X})")
+    return value
+
+
+Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=SUBJECT_MAX),
+                    AfterValidator(plain_text)]
+Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=BODY_MAX),
+                 AfterValidator(plain_text)]
 
 # The API's names are the model's: one list to change.
 assert set(get_args(Category)) == set(TicketCategory) and set(get_args(Status)) == set(TicketStatus)
