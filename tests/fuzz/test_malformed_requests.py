@@ -188,9 +188,9 @@ def test_ticket_text_that_cannot_be_stored_is_refused(member, dbx, text, raw):
 @pytest.mark.parametrize("text", ["a\x00b", "abc\u202edcba", "\x1b[31mred", "a\x7fb"],
                          ids=["NUL", "right-to-left override", "terminal escape", "DEL"])
 def test_control_characters_in_ticket_text_are_refused(member, dbx, text):
+    """What no person types (and what could disguise an order number to staff) is refused, naming the character."""
     from app.support.models import Ticket
 
-    """What no person types (and what could disguise an order number to staff) is refused, naming the character."""
     for payload in ({"category": "other", "subject": "s", "body": text},
                     {"category": "other", "subject": text, "body": "b"}):
         response = member.call("POST", "/api/v1/tickets", json=payload)
