@@ -1,9 +1,11 @@
-"""Order rules: create + prepay, payment notifications (exactly once), close, refunds, entitlements.
+"""Order rules: create + prepay, payments (exactly once), close, refunds, entitlements.
 
 Money moves only on verified facts: a payment counts when a verified notification or our own query
 of WeChat says SUCCESS with the right merchant, app, order number and amount — never because the
 mini-program said so. Each transition locks the order row (``SELECT … FOR UPDATE``) and is recorded
-with its cause; fulfilment is unique per order in the database.
+with its cause; fulfilment is unique per order in the database. Notifications arrive through
+``notifications`` (whose fast path writes what ``transition`` and ``fulfil`` write here); shipping
+info after fulfilment through ``shipping``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import User
 from app.core.crypto import lookup_hash, open_text
@@ -23,7 +24,7 @@ from app.core.errors import ApiError, Conflict, NotFound, ServiceUnavailable
 from app.extensions import db
 
 from . import wechatpay
-from .models import TRANSITIONS, Entitlement, Order, OrderEvent, OrderStatus, ProcessedNotification, Refund
+from .models import TRANSITIONS, Entitlement, Order, OrderEvent, OrderStatus, Refund
 from .products import PRODUCTS, Product
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def transition(order: Order, to_status: str, cause: str) -> None:
     order.status = to_status
 
 
-def _openid(user: User) -> str:
+def payer_openid(user: User) -> str:
     identity = next(iter(user.wechat_identities), None)
     if identity is None:
         raise InvalidOrder("Pay from the mini-program (a WeChat login is needed).", code="wechat_login_required")
@@ -77,7 +78,7 @@ def create_order(user: User, product_id: str, subject_id: str | None) -> tuple[O
     if product is None:
         raise InvalidOrder("No such product.", code="unknown_product")
     _check_subject(user, product, subject_id)
-    openid = _openid(user)
+    openid = payer_openid(user)
     order = Order(out_trade_no=new_order_number(), user_id=user.id, product_id=product.id,
                   subject_id=subject_id, amount_fen=product.price_fen,
                   payer_openid_hash=lookup_hash(openid, "wechat.openid"),
@@ -98,12 +99,12 @@ def prepay(order: Order, openid: str | None = None) -> dict:
         raise Conflict("This order expired; start a new one.", code="order_expired")
     if not order.prepay_id or not order.prepay_expires_at or order.prepay_expires_at - PREPAY_RENEW_MARGIN <= now:
         product = PRODUCTS[order.product_id]
-        openid = openid or _openid(db.session.get(User, order.user_id))
+        openid = openid or payer_openid(db.session.get(User, order.user_id))
         try:
             answer = wechatpay.call("pay", description=product.name, out_trade_no=order.out_trade_no,
                                     amount={"total": order.amount_fen, "currency": order.currency},
                                     payer={"openid": openid},
-                                    time_expire=_rfc3339(order.expires_at))
+                                    time_expire=rfc3339(order.expires_at))
         except wechatpay.PayUnavailable as exc:
             log.warning("prepay failed", extra={"error": str(exc)})
             raise PaymentUnavailable() from exc
@@ -116,7 +117,7 @@ def prepay(order: Order, openid: str | None = None) -> dict:
     return wechatpay.request_payment_params(order.prepay_id)
 
 
-def _rfc3339(moment: datetime) -> str:
+def rfc3339(moment: datetime) -> str:
     return moment.astimezone().isoformat(timespec="seconds")
 
 
@@ -133,21 +134,30 @@ def list_own(user: User) -> list[Order]:
 
 # --- payments -------------------------------------------------------------------------------------
 
+FULFILMENT_CAUSE = "entitlement_granted"
+
+
 def _locked(out_trade_no: str) -> Order | None:
     return db.session.scalar(select(Order).where(Order.out_trade_no == out_trade_no).with_for_update())
 
 
+def merchant_mismatches(transaction: dict) -> list[str]:
+    """What in a transaction is not ours or not a success, whatever the order (no database needed)."""
+    m = wechatpay.merchant()
+    return [name for name, ok in (
+        ("mchid", transaction.get("mchid") == m.mchid), ("appid", transaction.get("appid") == m.appid),
+        ("trade_state", transaction.get("trade_state") == "SUCCESS"),
+    ) if not ok]
+
+
 def apply_paid_transaction(transaction: dict, cause: str) -> Order:
     """A verified SUCCESS transaction: check it against the order and pay + fulfil, exactly once."""
-    m = wechatpay.merchant()
     order = _locked(transaction.get("out_trade_no", ""))
     if order is None:
         raise wechatpay.NotificationRejected("unknown order")
-    mismatches = [name for name, ok in (
-        ("mchid", transaction.get("mchid") == m.mchid), ("appid", transaction.get("appid") == m.appid),
-        ("amount", (transaction.get("amount") or {}).get("total") == order.amount_fen),
-        ("trade_state", transaction.get("trade_state") == "SUCCESS"),
-    ) if not ok]
+    mismatches = merchant_mismatches(transaction)
+    if (transaction.get("amount") or {}).get("total") != order.amount_fen:
+        mismatches.insert(2, "amount")
     if mismatches:
         raise wechatpay.NotificationRejected(f"does not match the order: {', '.join(mismatches)}")
     if order.status not in (OrderStatus.CREATED, OrderStatus.CLOSED):
@@ -164,64 +174,20 @@ def apply_paid_transaction(transaction: dict, cause: str) -> Order:
     return order
 
 
+def entitlement_values(order_id: int, user_id: int | None, product_id: str, subject_id: str | None) -> dict:
+    """The entitlement row a paid order grants: exactly what its product sells."""
+    product = PRODUCTS[product_id]
+    return {"user_id": user_id, "order_id": order_id, "kind": product.grants, "subject_id": subject_id,
+            "credit_kind": product.credit_kind, "credits_total": product.credits}
+
+
 def fulfil(order: Order) -> None:
-    product = PRODUCTS[order.product_id]
-    db.session.add(Entitlement(user_id=order.user_id, order_id=order.id, kind=product.grants,
-                               subject_id=order.subject_id, credit_kind=product.credit_kind,
-                               credits_total=product.credits))
-    transition(order, OrderStatus.FULFILLED, "entitlement_granted")
+    from .shipping import upload_after_commit
+
+    db.session.add(Entitlement(**entitlement_values(order.id, order.user_id, order.product_id, order.subject_id)))
+    transition(order, OrderStatus.FULFILLED, FULFILMENT_CAUSE)
     order.fulfilled_at = utcnow()
-    from .tasks import upload_shipping_info
-
-    upload_shipping_info.enqueue_after_commit(order.id)  # WeChat may freeze the money until it has this
-
-
-def upload_shipping(order_id: int) -> str:
-    """Tell WeChat the virtual goods were delivered (idempotent: once per order)."""
-    from app.core.wechat import WeChatError, WeChatUnavailable, mini_program_client
-
-    order = db.session.get(Order, order_id)
-    if order is None or order.shipping_uploaded_at or order.fulfilled_at is None or order.user_id is None:
-        return "nothing_to_do"
-    user = db.session.get(User, order.user_id)
-    body = {
-        "order_key": {"order_number_type": 2, "transaction_id": order.transaction_id} if order.transaction_id
-        else {"order_number_type": 1, "mchid": wechatpay.merchant().mchid, "out_trade_no": order.out_trade_no},
-        "logistics_type": 3, "delivery_mode": 1,
-        "shipping_list": [{"item_desc": PRODUCTS[order.product_id].name}],
-        "upload_time": _rfc3339(utcnow()), "payer": {"openid": _openid(user)},
-    }
-    try:
-        mini_program_client().upload_shipping_info(body)
-    except (WeChatError, WeChatUnavailable) as exc:
-        log.warning("shipping info upload failed; will retry", extra={"error": str(exc)})
-        raise
-    order.shipping_uploaded_at = utcnow()
-    db.session.commit()
-    return "uploaded"
-
-
-def handle_notification(headers: dict[str, str], raw_body: bytes) -> None:
-    """Verify, decrypt and apply one notification; duplicates (same id) are acknowledged and ignored."""
-    verified = wechatpay.verify_notification(headers, raw_body)
-    event = verified["event_type"]
-    if db.session.get(ProcessedNotification, verified["id"]) is not None:
-        return  # applied before: acknowledge the duplicate
-    resource = verified["resource"]
-    if event == "TRANSACTION.SUCCESS":
-        apply_paid_transaction(resource, "notification")
-    elif event.startswith("REFUND."):
-        apply_refund_result(resource)
-    else:
-        log.info("payment notification ignored", extra={"event_type": event})
-    # Recorded in the same transaction as its effect: a rejected or failed notification leaves no
-    # trace, so WeChat's retry is applied. A concurrent copy that committed first makes this commit
-    # fail on a unique constraint (this id, or the order's one entitlement): nothing of ours stays.
-    db.session.add(ProcessedNotification(id=verified["id"], event_type=event))
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
+    upload_after_commit()  # WeChat may freeze the money until it has the shipping info
 
 
 def query_and_apply(order: Order) -> Order:
@@ -280,20 +246,6 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
         counts["paid"] += result.status in (OrderStatus.FULFILLED, OrderStatus.PAID, OrderStatus.REFUNDING)
         counts["closed"] += result.status == OrderStatus.CLOSED
     return counts
-
-
-def retry_shipping_uploads(limit: int = 100) -> int:
-    """Fulfilled orders whose shipping info never reached WeChat (it was down): enqueue them again."""
-    from .tasks import upload_shipping_info
-
-    pending = list(db.session.scalars(select(Order.id).where(
-        Order.fulfilled_at.is_not(None), Order.shipping_uploaded_at.is_(None), Order.user_id.is_not(None),
-        Order.fulfilled_at <= utcnow() - timedelta(minutes=5)).limit(limit)))
-    from app.core.jobs import enqueue_now
-
-    for order_id in pending:
-        enqueue_now(upload_shipping_info, order_id)
-    return len(pending)
 
 
 # --- refunds --------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 from app.core.jobs import DEFAULT_QUEUE, MAINTENANCE_QUEUE, task
-from app.orders import services
+from app.orders import services, shipping
 
 
 @task(DEFAULT_QUEUE, timeout=60)
@@ -8,12 +8,19 @@ def submit_refund(refund_id: int) -> str:
 
 
 @task(DEFAULT_QUEUE, timeout=60)
+def upload_pending_shipping() -> dict:
+    return shipping.upload_pending()
+
+
+@task(DEFAULT_QUEUE, timeout=60)
 def upload_shipping_info(order_id: int) -> str:
-    return services.upload_shipping(order_id)
+    """One order's shipping info. Earlier releases enqueued one such job per fulfilled order; this keeps
+    those still queued during an upgrade runnable (today a fulfilment rings for a sweep instead)."""
+    return shipping.upload_one(order_id)
 
 
 @task(MAINTENANCE_QUEUE, timeout=300)
 def reconcile_orders() -> dict:
     result = services.reconcile()
-    result["shipping_retried"] = services.retry_shipping_uploads()
+    result["shipping_retried"] = shipping.retry_stale()
     return result

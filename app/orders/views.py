@@ -16,7 +16,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict
 from app.extensions import db
 
-from . import entitlements, services, wechatpay
+from . import entitlements, notifications, services, wechatpay
 from .models import Order
 from .products import PRODUCTS
 
@@ -190,7 +190,7 @@ def _notification() -> Response:
     if current_app.config["ENV_NAME"] == "production" and request.scheme != "https":
         return _fail(403, "https only")
     try:
-        services.handle_notification(dict(request.headers), request.get_data(cache=False))
+        notifications.handle_notification(dict(request.headers), request.get_data(cache=False))
     except wechatpay.NotificationRejected as exc:
         db.session.rollback()
         log.warning("payment notification rejected", extra={"reason": str(exc)})

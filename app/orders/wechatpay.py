@@ -14,6 +14,7 @@ serial, both accepted during a switch-over), refuse probe signatures and timesta
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import secrets
@@ -138,7 +139,12 @@ def request_payment_params(prepay_id: str) -> dict[str, str]:
 
 # --- notifications --------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=8)
 def _verification_keys(m: Merchant) -> dict[str, Any]:
+    """Serial → public key, parsed once per merchant settings (a PEM parse per notification is waste).
+
+    Keyed by the (frozen, hashable) ``Merchant``: new settings, e.g. a rotated key, are a new entry.
+    """
     keys: dict[str, Any] = {}
     if m.public_key and m.public_key_id:
         keys[m.public_key_id] = serialization.load_pem_public_key(m.public_key.encode())
@@ -146,6 +152,11 @@ def _verification_keys(m: Merchant) -> dict[str, Any]:
         for cert in x509.load_pem_x509_certificates(m.platform_certs.encode()):
             keys[format(cert.serial_number, "X")] = cert.public_key()
     return keys
+
+
+@functools.lru_cache(maxsize=8)
+def _resource_cipher(apiv3_key: str) -> AESGCM:
+    return AESGCM(apiv3_key.encode())
 
 
 def verify_notification(headers: dict[str, str], raw_body: bytes, *, now: float | None = None) -> dict:
@@ -167,7 +178,8 @@ def verify_notification(headers: dict[str, str], raw_body: bytes, *, now: float 
         raise NotificationRejected("malformed timestamp") from exc
     if skew > current_app.config["PAY_NOTIFICATION_MAX_SKEW_S"]:
         raise NotificationRejected(f"timestamp {skew:.0f}s away")
-    key = _verification_keys(m).get(serial) or _verification_keys(m).get(serial.upper())
+    keys = _verification_keys(m)
+    key = keys.get(serial) or keys.get(serial.upper())
     if key is None:
         raise NotificationRejected("unknown serial")
     message = timestamp.encode() + b"\n" + nonce.encode() + b"\n" + raw_body + b"\n"
@@ -180,7 +192,7 @@ def verify_notification(headers: dict[str, str], raw_body: bytes, *, now: float 
         resource = notification["resource"]
         if resource.get("algorithm") != "AEAD_AES_256_GCM":
             raise NotificationRejected("unknown algorithm")
-        plaintext = AESGCM(m.apiv3_key.encode()).decrypt(
+        plaintext = _resource_cipher(m.apiv3_key).decrypt(
             resource["nonce"].encode(), base64.b64decode(resource["ciphertext"]),
             (resource.get("associated_data") or "").encode())
         return {"id": notification["id"], "event_type": notification["event_type"],

@@ -50,6 +50,17 @@ def pay(wechat_sandbox, data: dict, user: str = "alice") -> dict:
     return wechat_sandbox.dev("pay/pay", {"prepay_id": prepay_id, "user": user, "request_payment": data["payment"]})
 
 
+def run_default_queue(app) -> None:
+    """Run what is queued on ``default`` (refund submissions, shipping sweeps) in this process, then stop."""
+    from rq import Queue
+
+    from app.core.jobs import redis_connection
+    from workers.base import AppSimpleWorker
+
+    conn = redis_connection(app)
+    AppSimpleWorker([Queue("default", connection=conn)], connection=conn, flask_app=app).work(burst=True)
+
+
 def wait_for_order(phone, order_no, wanted, timeout=10.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -84,4 +95,4 @@ def capture(app):
         yield catcher
 
 
-__all__ = ["buy", "pay", "run_generation_queue", "wait_for_order"]
+__all__ = ["buy", "pay", "run_default_queue", "run_generation_queue", "wait_for_order"]

@@ -7,21 +7,11 @@ from sqlalchemy import select
 from app.orders.models import Entitlement, Order, OrderEvent, Refund
 from tests.generation.conftest import run_generation_queue, start_job, upload_ids
 from tests.generation.test_jobs import Scripted
-from tests.orders.conftest import buy, pay, wait_for_order
-from workers.base import AppSimpleWorker
+from tests.orders.conftest import buy, pay, run_default_queue, wait_for_order
 
 
 def credits(phone) -> dict:
     return phone.get("/api/v1/orders").get_json()["data"]["credits"]
-
-
-def run_default_queue(app):
-    from rq import Queue
-
-    from app.core.jobs import redis_connection
-
-    conn = redis_connection(app)
-    AppSimpleWorker([Queue("default", connection=conn)], connection=conn, flask_app=app).work(burst=True)
 
 
 def test_a_paid_style_needs_a_credit_and_a_failed_job_gives_it_back(uploader, sample_jpeg, wechat_sandbox, app):
