@@ -110,7 +110,8 @@ def app(wechat_sandbox: Sandbox) -> Iterator[Flask]:
         db.drop_all()
         db.engine.dispose()
         if db.engine.url.get_backend_name() == "sqlite" and db.engine.url.database:
-            Path(db.engine.url.database).unlink(missing_ok=True)
+            for suffix in ("", "-wal", "-shm"):  # WAL mode's companions too
+                Path(db.engine.url.database + suffix).unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)
