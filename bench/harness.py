@@ -116,7 +116,7 @@ class Gunicorn:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.port = free_port()
+        self.port = self.port or free_port()  # a caller may choose it first (e.g. to put it in PUBLIC_BASE_URL)
         cmd = [sys.executable, "-m", "gunicorn", "-w", str(GUNICORN_WORKERS), "-k", "sync",
                "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", self.app_spec]
         with open(self.log_path, "wb") as log:

@@ -141,12 +141,23 @@ def measure(app, rows: int, batch_size: int) -> dict:
             "ru_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def _row(small: dict, large: dict, ok: bool):
+    """The runner's row: the small fill is the baseline, the ×10 fill the subject; memory must not grow."""
+    from bench.report import Row, verdict
+
+    return Row(f"retention sweep (batch {large['batch']:,})",
+               f"{small['rows']:,} rows: +{small['peak_growth_mib']:.1f} MiB, {small['rows_per_s']:,.0f}/s",
+               f"{large['rows']:,} rows: +{large['peak_growth_mib']:.1f} MiB, {large['rows_per_s']:,.0f}/s",
+               f"{large['peak_growth_mib'] - small['peak_growth_mib']:+.1f} MiB", "< +16 MiB (flat)", verdict(ok))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument("--batch-sizes", default="1000,10000")
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
+    parser.add_argument("--rows-json", help="also write the result rows there (for python -m bench)")
     args = parser.parse_args(argv)
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     if not url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
@@ -167,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                       flush=True)
         print("\nmemory stays flat when the peak growth for the large fill matches the small one:")
         flat = True
+        rows = []
         for batch in sorted({r["batch"] for r in results}):
             small, large = (r for r in results if r["batch"] == batch)
             ratio_rows = large["rows"] / small["rows"]
@@ -175,6 +187,11 @@ def main(argv: list[str] | None = None) -> int:
             flat &= ok
             print(f"  batch {batch:>6,}: ×{ratio_rows:g} rows → peak growth {small['peak_growth_mib']:.1f} → "
                   f"{large['peak_growth_mib']:.1f} MiB ({'flat' if ok else 'NOT FLAT'})")
+            rows.append(_row(small, large, ok))
+        if args.rows_json:
+            from bench.report import write_rows
+
+            write_rows(args.rows_json, rows)
         return 0 if flat else 1
     finally:
         if app is not None:

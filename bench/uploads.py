@@ -61,10 +61,11 @@ def median_pair(baseline, subject, rounds: int) -> tuple[float, float]:
     return statistics.median(base), statistics.median(subj)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.uploads")
     parser.add_argument("--rounds", type=int, default=7)
-    args = parser.parse_args()
+    parser.add_argument("--rows-json", help="also write the result rows there (for python -m bench)")
+    args = parser.parse_args(argv)
     os.environ.setdefault("MIAOHUA_ENV", "development")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     instance = tempfile.mkdtemp(prefix="miaohua-bench-uploads-")
@@ -116,6 +117,10 @@ def main() -> int:
     print(f"{'benchmark':42s} {'baseline':>16s} {'subject':>16s} {'ratio':>7s} {'target':>7s} result")
     for name, b, s, r, t, ok in rows:
         print(f"{name:42s} {b:>16s} {s:>16s} {r:>7s} {t:>7s} {'PASS' if ok else 'FAIL'}")
+    if args.rows_json:
+        from bench.report import Row, verdict, write_rows
+
+        write_rows(args.rows_json, [Row(f"uploads: {name}", b, s, r, t, verdict(ok)) for name, b, s, r, t, ok in rows])
     return 0 if all(row[-1] for row in rows) else 1
 
 

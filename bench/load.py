@@ -1,0 +1,325 @@
+"""Load test (issue #11): the mini-program's traffic mix against the deployed shape, stepped to saturation.
+
+    .venv/bin/python -m bench.load [--quick] [--duration 10] [--connections 1,2,4,8,16,32,64]
+
+Subject: ``gunicorn -w 2 -k sync wsgi:app`` on PostgreSQL (``BENCH_DATABASE_URL``, else a fresh database
+created on 127.0.0.1:5432 and dropped at the end) and Redis (``BENCH_REDIS_URL``, else a private
+``redis-server``), with 2 generation workers (``python -m workers --queues generation``) running, and
+the WeChat sandbox standing in for WeChat (served from this process; the app calls it over HTTP for
+``jscode2session``, the access token, ``media_check_async`` and the Pay JSAPI prepay, and it fetches
+each upload back from the app and pushes the verdict, as WeChat does). The set-up
+(``bench/load_setup.py``) makes 40 phones through the API (login, phone, consent, an upload, a job run by
+the workers) and 200 returning users for logins.
+
+The mix, per 20 requests (a session: open the app, upload, start a job, poll it every couple of seconds,
+maybe pay): 14 ``GET /api/v1/jobs/<id>`` (polling), 2 ``POST /api/v1/auth/wechat`` (login with a fresh
+``wx.login`` code each), 2 ``POST /api/v1/uploads`` (a 1024 px portrait, multipart; face check,
+encryption, content check) and 2 ``POST /api/v1/orders`` (a video credit, prepaid through the sandbox).
+
+Load tool: wrk with ``bench/load.lua`` (the mix, the codes, per-status counts), closed loop: each step
+holds N connections for ``--duration`` seconds, N doubling. Baseline in the same run, step by step:
+``gunicorn bench.bare_app:app`` (same settings) under the same wrk. **Sustained** = the best step with
+no error at all and p99 ≤ 1 s; **saturation** = the first step after which doubling the connections
+adds < 10 % throughput. Afterwards the database and the sandbox are checked: every upload reviewed
+(none pending or lost), no order without its prepay id. Target: a sustained rate exists and it has 0
+errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.harness import ROOT, Gunicorn, cpu_count, cpu_model, free_port
+from bench.report import Row, format_table, verdict, write_rows
+from bench.services import Worker, app_env, bench_database, bench_redis, migrate
+
+MIX = ("poll", "poll", "poll", "login", "poll", "poll", "upload", "poll", "poll", "order",
+       "poll", "poll", "poll", "login", "poll", "poll", "upload", "poll", "poll", "order")
+LOGIN_SHARE = MIX.count("login") / len(MIX)
+P99_SLO_MS = 1000.0
+SATURATION_GAIN = 0.10
+PHONES, LOGIN_USERS = 20, 100
+KINDS = ("poll", "login", "upload", "order")
+KIND_CONNECTIONS, KIND_SECONDS = 2, 3.0
+SCRIPT = ROOT / "bench" / "load.lua"
+
+_LINE = {name: re.compile(rf"^BENCH_{name} (.*)$", re.MULTILINE) for name in ("STATUS", "SENT", "LATENCY", "SUMMARY")}
+
+
+@dataclass
+class Step:
+    label: str
+    connections: int
+    seconds: float
+    ok: int
+    errors: Counter = field(default_factory=Counter)
+    sent: dict[str, int] = field(default_factory=dict)
+    exhausted: int = 0
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    server_cpu_s: float | None = None
+
+    @property
+    def rps(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+    @property
+    def good(self) -> bool:
+        return not self.errors and self.ok > 0 and self.latency_ms.get("p99", 1e9) <= P99_SLO_MS
+
+    def describe(self) -> str:
+        lat = self.latency_ms
+        cpu = f", server CPU {self.server_cpu_s / self.ok * 1e3:.1f} ms/req" if self.server_cpu_s and self.ok else ""
+        errors = f"  ERRORS {dict(self.errors)}" if self.errors else ""
+        mix = f"  mix {self.sent}" + (f" (+{self.exhausted} polls for lack of codes)" if self.exhausted else "")
+        return (f"{self.label:<5} c={self.connections:<3} {self.rps:8.1f} req/s  p50 {lat.get('p50', 0):7.1f}  "
+                f"p95 {lat.get('p95', 0):7.1f}  p99 {lat.get('p99', 0):7.1f}  max {lat.get('max', 0):7.1f} ms"
+                f"{cpu}{errors}{mix if self.label != 'bare' else ''}")
+
+
+def _pairs(text: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in text.split() if "=" in part)
+
+
+def run_wrk(url: str, connections: int, duration_s: float, data_dir: Path, mix: str, label: str,
+            server: Gunicorn | None = None) -> Step:
+    """One closed-loop step of wrk with ``load.lua``; ``server``'s CPU meanwhile is recorded when given."""
+    threads = 1 if connections < 2 else 2
+    cmd = [shutil.which("wrk") or "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s:g}s", "--timeout", "10s",
+           "-s", str(SCRIPT), url, "--", str(data_dir), str(threads), mix]
+    cpu_before = server.cpu_seconds() if server else None
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 60, check=False)
+    cpu_after = server.cpu_seconds() if server else None
+    text = out.stdout + out.stderr
+    found = {name: pattern.search(text) for name, pattern in _LINE.items()}
+    if out.returncode != 0 or not all(found.values()):
+        return Step(label, connections, duration_s, 0, Counter({f"wrk failed: {text.strip()[-300:]}": 1}))
+    status, sent, latency, summary = (_pairs(found[name].group(1)) for name in ("STATUS", "SENT", "LATENCY", "SUMMARY"))
+    errors: Counter = Counter()
+    for part in filter(None, status.get("bad", "").split(",")):
+        code, _, n = part.partition(":")
+        errors[f"status {code}"] += int(n)
+    for kind in ("connect", "read", "write", "timeout"):
+        if int(summary[kind]):
+            errors[f"socket {kind}"] += int(summary[kind])
+    kinds = {k: int(v) for k, v in _pairs(found["SENT"].group(1).replace(",", " ").replace(":", "=")).items()
+             if k != "exhausted"}
+    return Step(label, connections, int(summary["duration_us"]) / 1e6, int(status["ok"]), errors, kinds,
+                int(sent.get("exhausted", 0)), {k: int(v) / 1000 for k, v in latency.items()},
+                (cpu_after - cpu_before) if cpu_before is not None and cpu_after is not None else None)
+
+
+def write_codes(data_dir: Path, sandbox, users: list[str], count: int, start: int) -> int:
+    """Mint ``count`` fresh login codes (a phone's ``wx.login``), each with its own device and address."""
+    from bench.load_setup import forwarded_for
+
+    lines = []
+    for i in range(start, start + count):
+        lines.append(f"{sandbox.login_code(users[i % len(users)])}\tbench-ld-{i}\t{forwarded_for(200_000 + i)}")
+    (data_dir / "codes.tsv").write_text("\n".join(lines) + "\n")
+    return start + count
+
+
+def sustained(steps: list[Step]) -> Step | None:
+    good = [s for s in steps if s.good]
+    return max(good, key=lambda s: s.rps) if good else None
+
+
+def saturation(steps: list[Step]) -> str:
+    for before, after in itertools.pairwise(steps):
+        if before.rps and after.rps < before.rps * (1 + SATURATION_GAIN):
+            return (f"saturates at ~{max(before.rps, after.rps):.0f} req/s from c={before.connections} "
+                    f"(c={after.connections}: {after.rps:.0f} req/s, p99 {after.latency_ms.get('p99', 0):.0f} ms)")
+    last = steps[-1] if steps else None
+    return f"still growing at c={last.connections} ({last.rps:.0f} req/s)" if last else "no steps"
+
+
+def database_checks(database_url: str) -> tuple[dict, list[str], list[str]]:
+    """(facts, problems, notes) about what the load left behind."""
+    import psycopg
+
+    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        uploads = dict(conn.execute("SELECT status, count(*) FROM uploads GROUP BY status").fetchall())
+        unsent = conn.execute("SELECT count(*) FROM uploads WHERE status = 'pending_review' "
+                              "AND review_trace_id IS NULL").fetchone()[0]
+        orders = conn.execute("SELECT count(*), count(*) FILTER (WHERE prepay_id IS NULL) FROM orders").fetchone()
+        sessions = conn.execute("SELECT count(*) FROM login_sessions").fetchone()[0]
+    facts = {"uploads": uploads, "orders": orders[0], "orders_without_prepay": orders[1], "sessions": sessions}
+    problems, notes = [], []
+    lost = uploads.get("pending_review", 0) - unsent
+    if lost:
+        problems.append(f"{lost} uploads whose content check started but whose verdict never arrived")
+    if unsent:  # the app answered 201 and keeps them pending; the uploads sweep (scheduler) starts the check again
+        notes.append(f"{unsent} uploads whose content check could not be started (WeChat call failed under load): "
+                     "pending, left to the uploads sweep")
+    if uploads.get("rejected"):
+        problems.append(f"{uploads['rejected']} uploads rejected")
+    if orders[1]:
+        problems.append(f"{orders[1]} orders without a prepay id")
+    return facts, problems, notes
+
+
+def run(*, duration_s: float, connections: list[int], phones: int = PHONES, login_users: int = LOGIN_USERS,
+        log=print) -> list[Row]:
+    if shutil.which("wrk") is None:
+        return [Row("load: traffic mix", "-", "-", "-", "-", "SKIP", "wrk is not on PATH (apt-get install -y wrk)")]
+    with tempfile.TemporaryDirectory(prefix="miaohua-bench-load-") as tmp_name, ExitStack() as stack:
+        tmp = Path(tmp_name)
+        database_url, db_note = stack.enter_context(bench_database(tmp, "load", allow_sqlite=False))
+        if database_url is None:
+            return [Row("load: traffic mix", "-", "-", "-", "-", "SKIP", f"needs PostgreSQL: {db_note}")]
+        redis_url, redis_note = stack.enter_context(bench_redis(tmp))
+        keys_dir = tmp / "wechat_sandbox_pay"
+        os.environ.update(MIAOHUA_ENV="development", MIAOHUA_INSTANCE_DIR=str(tmp / "instance"), LOG_LEVEL="WARNING")
+        from app.wechat_sandbox.pay import dev_credentials
+        from bench import load_setup
+
+        dev_credentials(keys_dir)  # generated once here, before the app and the sandbox both read them
+        sandbox = stack.enter_context(load_setup.InProcessSandbox(keys_dir))
+        port = free_port()
+        env = app_env(tmp, database_url, redis_url, WECHAT_API_BASE_URL=sandbox.base_url,
+                      WECHAT_PAY_BASE_URL=sandbox.base_url, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+                      TRUSTED_PROXIES="1", WECHAT_SANDBOX_PAY_KEYS_DIR=str(keys_dir))
+        log(f"  database: {db_note}; Redis: {redis_note}; WeChat sandbox {sandbox.base_url} (in this process)")
+        migrate(env)
+        for i in range(2):
+            stack.enter_context(Worker(f"bench-load-{i}-{port}", env, tmp))
+        app = Gunicorn("app", "wsgi:app", env, tmp)
+        app.port = port
+        bare = stack.enter_context(Gunicorn("bare", "bench.bare_app:app", env, tmp))
+        stack.enter_context(app)
+        bare.wait_ready("/", {})
+        app.wait_ready("/readyz", {})
+        sandbox.set_push_url(f"{app.base_url}/api/v1/wechat/push")
+
+        from bench.generation import sample_sources
+
+        [jpeg] = sample_sources(1)
+        data_dir = tmp / "wrk"
+        data_dir.mkdir()
+        (data_dir / "upload.body").write_bytes(load_setup.multipart_upload(jpeg))
+        (data_dir / "upload.boundary").write_text(load_setup.UPLOAD_BOUNDARY + "\n")
+        started = time.monotonic()
+        cast = load_setup.make_phones(app.base_url, sandbox, phones, jpeg)
+        users = load_setup.make_login_users(app.base_url, sandbox, login_users)  # while the workers run the jobs
+        load_setup.wait_for_jobs(app.base_url, cast)
+        (data_dir / "phones.tsv").write_text("".join(f"{p.token}\t{p.job_id}\t{p.ip}\n" for p in cast))
+        log(f"  set-up: {phones} phones (logged in, phone bound, consented, one upload reviewed by the sandbox, "
+            f"one {load_setup.SETUP_STYLE} job run by the workers each), {login_users} returning users for logins; "
+            f"took {time.monotonic() - started:.0f} s")
+
+        mix = ",".join(MIX)
+        next_code = write_codes(data_dir, sandbox, users, 100, 0)
+        run_wrk(app.base_url, 8, 3, data_dir, mix, "warm", app)  # every gunicorn worker loads its face models
+        run_wrk(bare.base_url, 8, 2, data_dir, "root", "warm", bare)
+        kind_steps = {}
+        for kind in ("root", *KINDS):  # what each kind costs alone (informative; the mix is the measure)
+            next_code = write_codes(data_dir, sandbox, users, 400 if kind == "login" else 1, next_code)
+            server = bare if kind == "root" else app
+            kind_steps[kind] = run_wrk(server.base_url, KIND_CONNECTIONS, KIND_SECONDS, data_dir, kind, kind, server)
+            log(f"  alone: {kind_steps[kind].describe()}")
+        base_steps, app_steps = [], []
+        for c in connections:
+            guess = max(app_steps[-1].rps * 2.5 if app_steps else 0, 60)
+            next_code = write_codes(data_dir, sandbox, users, int(guess * duration_s * LOGIN_SHARE) + 20, next_code)
+            for label, server, target_mix, steps in (("bare", bare, "root", base_steps), ("app", app, mix, app_steps)):
+                step = run_wrk(server.base_url, c, duration_s, data_dir, target_mix, label, server)
+                steps.append(step)
+                log(f"  {step.describe()}")
+                if not server.alive():
+                    raise RuntimeError(f"{label}: gunicorn died\n{server.log_tail()}")
+        settle_deadline = time.monotonic() + 30
+        while sandbox.media_check_statuses().get("pending") and time.monotonic() < settle_deadline:
+            time.sleep(0.5)
+        checks = sandbox.media_check_statuses()
+        facts, problems, notes = database_checks(database_url)
+        lost = {k: v for k, v in checks.items() if k != "delivered"}
+        if lost:
+            problems.append(f"content checks not delivered: {lost}")
+        log(f"  afterwards: uploads by status {facts['uploads']}, {facts['orders']} orders "
+            f"({facts['orders_without_prepay']} without prepay id), {facts['sessions']} login sessions, "
+            f"content checks {dict(checks)}")
+        warnings = Counter(re.findall(r'"message": "([^"]+)"', app.log_tail(1_000_000)))
+        if warnings:
+            log(f"  app log (WARNING and above) by message: {dict(warnings)}")
+    return rows_for(base_steps, app_steps, problems, notes) + kind_rows(kind_steps)
+
+
+def kind_rows(steps: dict[str, Step]) -> list[Row]:
+    """One informative row per request kind sent alone: server CPU per request against bare Flask's."""
+    base = steps["root"]
+    base_cpu = base.server_cpu_s / base.ok * 1e3 if base.server_cpu_s and base.ok else None
+    rows = []
+    for kind in KINDS:
+        step = steps[kind]
+        cpu = step.server_cpu_s / step.ok * 1e3 if step.server_cpu_s and step.ok else None
+        rows.append(Row(f"load: {kind} alone (c={KIND_CONNECTIONS})",
+                        f"bare {base_cpu:.1f} ms CPU/req" if base_cpu else "-",
+                        (f"{cpu:.1f} ms CPU/req, {step.rps:.0f} req/s, p50 {step.latency_ms.get('p50', 0):.0f} ms"
+                         if cpu else f"{step.rps:.0f} req/s"),
+                        f"{cpu / base_cpu:.0f}x CPU" if cpu and base_cpu else "-", "-",
+                        "INFO" if not step.errors else "FAIL",
+                        f"errors {dict(step.errors)}" if step.errors else ""))
+    return rows
+
+
+def rows_for(base_steps: list[Step], app_steps: list[Step], problems: list[str],
+             notes: list[str] | None = None) -> list[Row]:
+    best_app, best_base = sustained(app_steps), sustained(base_steps)
+    erring = [f"c={s.connections}: {dict(s.errors)}" for s in app_steps if s.errors]
+    note = f"app {saturation(app_steps)}; bare {saturation(base_steps)}"
+    if erring:
+        note += "; errors beyond the sustained rate: " + "; ".join(erring)
+    if notes:
+        note += "; " + "; ".join(notes)
+    if problems:
+        note += "; PROBLEMS: " + "; ".join(problems)
+    if best_app is None:
+        return [Row("load: traffic mix", f"bare {best_base.rps:.0f} req/s" if best_base else "-",
+                    "no step without errors and p99 <= 1 s", "-", "0 errors, p99 <= 1 s", "FAIL", note)]
+    lat = best_app.latency_ms
+    baseline = (f"bare {best_base.rps:.0f} req/s (c={best_base.connections}, p99 {best_base.latency_ms['p99']:.0f} ms)"
+                if best_base else "bare: no good step")
+    return [Row("load: traffic mix (sustained)", baseline,
+                f"{best_app.rps:.0f} req/s (c={best_app.connections}), p50/p95/p99 {lat['p50']:.0f}/{lat['p95']:.0f}/"
+                f"{lat['p99']:.0f} ms, 0 errors", f"{best_app.rps / best_base.rps:.1%}" if best_base else "-",
+                "0 errors, p99 <= 1 s", verdict(not problems), note)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 steps of 5 s (c = 1, 4, 16), 8 phones, 50 login users")
+    parser.add_argument("--duration", type=float, help="seconds per step and side (default 10; --quick 5)")
+    parser.add_argument("--connections", help="comma-separated steps (default 1,2,4,8,16,32,64)")
+    parser.add_argument("--rows-json", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    connections = [int(c) for c in (args.connections or ("1,4,16" if args.quick else "1,2,4,8,16,32,64"))
+                   .split(",")]
+    duration = args.duration or (5.0 if args.quick else 10.0)
+    load1, load5, _ = os.getloadavg()
+    print(f"machine: {cpu_count()} cores ({cpu_model()}), load {load1:.2f}/{load5:.2f} (1/5 min) at start; "
+          f"gunicorn -w 2 -k sync; wrk closed loop, steps c={connections}, {duration:g} s each, bare then app",
+          flush=True)
+    started = time.monotonic()
+    rows = run(duration_s=duration, connections=connections,
+               **({"phones": 8, "login_users": 50} if args.quick else {}))
+    print(f"\ntook {time.monotonic() - started:.0f} s")
+    print(format_table(rows))
+    if args.rows_json:
+        write_rows(args.rows_json, rows)
+    return 1 if any(r.failed for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""The benchmarks' own logic: verdicts, the sustained-rate rule, parsing other benchmarks' output.
+
+These run in the normal suite (fast, no servers); the benchmarks themselves are run with
+``python -m bench`` and are not tests.
+"""
+
+from collections import Counter
+
+import pytest
+
+from bench.__main__ import payments_rows
+from bench.generation import MEMORY_BUDGET_MIB, style_rows
+from bench.generation_queue import percentile
+from bench.load import P99_SLO_MS, Step, rows_for, saturation, sustained
+from bench.report import Row, format_table, read_rows, write_rows
+
+
+def step(c: int, ok: int, p99: float = 50.0, errors: Counter | None = None, label: str = "app") -> Step:
+    return Step(label, c, 10.0, ok, errors or Counter(), {}, 0, {"p50": p99 / 3, "p95": p99 / 2, "p99": p99})
+
+
+def test_a_row_refuses_an_unknown_verdict():
+    with pytest.raises(ValueError, match="verdict"):
+        Row("x", "-", "-", "-", "-", "OK")
+
+
+def test_rows_round_trip_through_json_and_line_up(tmp_path):
+    rows = [Row("a", "1 ms", "2 ms", "2x", "< 3x", "PASS"), Row("longer name", "-", "-", "-", "-", "SKIP", "why")]
+    write_rows(tmp_path / "rows.json", rows)
+    assert read_rows(tmp_path / "rows.json") == rows
+    lines = format_table(rows).splitlines()
+    assert lines[0].startswith("benchmark  ") and lines[1].startswith("-----------")
+    assert lines[2].index("1 ms") == lines[3].index("-")  # columns aligned
+    assert lines[-1] == "  longer name: why"
+
+
+def test_sustained_is_the_best_step_without_errors_within_the_latency_target():
+    steps = [step(1, 100), step(2, 180), step(4, 260, p99=P99_SLO_MS + 1), step(8, 300, errors=Counter({"x": 1}))]
+    assert sustained(steps).connections == 2
+    assert sustained([step(1, 100, errors=Counter({"status 500": 1}))]) is None
+
+
+def test_saturation_is_where_doubling_connections_stops_paying():
+    assert saturation([step(1, 100), step(2, 190), step(4, 200), step(8, 205)]).startswith(
+        "saturates at ~20 req/s from c=2")
+    assert saturation([step(1, 100), step(2, 190)]).startswith("still growing at c=2")
+
+
+def test_the_load_row_fails_without_a_good_step_or_with_a_problem_found_afterwards():
+    bare = [step(1, 1000, label="bare")]
+    [row] = rows_for(bare, [step(1, 10, errors=Counter({"socket timeout": 2}))], [])
+    assert row.verdict == "FAIL" and "socket timeout" in row.note
+    [row] = rows_for(bare, [step(1, 10)], ["3 uploads still pending review"])
+    assert row.verdict == "FAIL" and "pending review" in row.note
+    [row] = rows_for(bare, [step(1, 10), step(2, 12, errors=Counter({"status 503": 1}))], [])
+    assert row.verdict == "PASS" and row.ratio == "1.0%" and "status 503" in row.note
+
+
+def test_percentile_interpolates():
+    assert percentile([1, 2, 3, 4, 5], 50) == 3
+    assert percentile(list(range(101)), 95) == 95
+    assert percentile([10, 20], 50) == 15
+
+
+def test_a_style_over_the_memory_budget_fails():
+    base = {"style": "anime", "baseline_cpu_s": 0.02, "cpu_s": 1.0, "growth_mib": 100, "children_max_rss_mib": 0}
+    [ok, heavy] = style_rows([{**base, "high_water_mib": 400}, {**base, "high_water_mib": MEMORY_BUDGET_MIB + 1}])
+    assert (ok.verdict, ok.ratio, heavy.verdict) == ("PASS", "50x", "FAIL")
+
+
+PAYMENTS_OUTPUT = "\n".join([
+    "took 42 s",
+    "benchmark  baseline: verify+decrypt  subject: HTTP, 2 workers  per worker / baseline  target  result",
+    "verified notifications/s  1520/s (1 core)  210.3/s (105.2/s per worker)  6.9%  >= 100/s  PASS",
+    "-------------------------  ------------------------  --------------------  ---------  ------  ------",
+    "204; fulfilled, 1 entitlement, 3 events  -  1500/1500 orders  -  all  PASS",
+    "  round 2: something went wrong",
+])
+
+
+def test_the_payments_table_is_read_from_its_output():
+    rows = payments_rows(PAYMENTS_OUTPUT, 0)
+    assert [(r.name, r.baseline, r.subject, r.verdict) for r in rows] == [
+        ("payments: verified notifications/s", "1520/s (1 core)", "210.3/s (105.2/s per worker)", "PASS"),
+        ("payments: 204; fulfilled, 1 entitlement, 3 events", "-", "1500/1500 orders", "PASS")]
+    [broken] = payments_rows("Traceback: boom", 1)
+    assert broken.verdict == "FAIL" and "boom" in broken.note
