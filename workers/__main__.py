@@ -9,8 +9,9 @@ import sys
 from rq import Queue
 
 from app import create_app
-from app.core.jobs import QUEUE_NAMES, redis_connection
+from app.core.jobs import GENERATION_QUEUE, QUEUE_NAMES, redis_connection
 from workers.base import AppSimpleWorker, AppWorker
+from workers.preload import preload_generation_stack
 
 log = logging.getLogger("workers")
 
@@ -35,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         connection = redis_connection(app)
     queues = [Queue(name, connection=connection) for name in args.queues]
     worker_class = AppSimpleWorker if args.simple else AppWorker
+    if not args.simple and GENERATION_QUEUE in args.queues:
+        # Before any fork (and before the exporter's thread): every work horse inherits the imports instead of
+        # redoing them on the job's clock. --simple imports them once with its first job anyway.
+        preload_generation_stack(app)
     if args.metrics_port is not None:
         from app.monitoring.exporter import start_worker_exporter
 

@@ -1,7 +1,9 @@
 """Worker classes that run each job inside the Flask app context.
 
 - ``AppWorker`` forks a work horse per job (production). The parent disposes the SQLAlchemy engine
-  before forking so a child never shares the parent's pooled database connections.
+  before forking so a child never shares the parent's pooled database connections. For the generation queue,
+  ``python -m workers`` first imports the job's model stack (never its models: ``workers/preload.py``), so
+  the work horses inherit it.
 - ``AppSimpleWorker`` runs jobs in its own process (tests: nothing forks).
 - ``AppThreadWorker`` runs in a thread of another process (the embedded ``make run`` stack): it
   installs no signal handlers and times jobs out with a timer instead of SIGALRM.
