@@ -54,11 +54,12 @@ def init_app(app: Flask) -> None:
         if not request.path.startswith(API_PREFIX) or is_exempt(request.blueprint):
             return
         if current_user.is_authenticated:
-            services.check_policy_accepted(current_user)
-            g.policy_notice = services.policy_standing(current_user.id).notice
+            # Once per request, one query; kept on ``g`` for the response hook below.
+            g.service_standing = services.check_policy_accepted(current_user)
 
     @app.after_request
     def announce_minor_update(response: Response) -> Response:
-        if g.get("policy_notice"):
+        standing = g.get("service_standing")
+        if standing is not None and standing.notice:
             response.headers["X-Policy-Notice"] = "minor-update"
         return response

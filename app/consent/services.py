@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import aliased
 
 from app.accounts import phones, risk, sms
 from app.accounts.models import User
 from app.core import events
-from app.core.db import utcnow
+from app.core.db import UTCDateTime, utcnow
 from app.core.errors import ApiError, Conflict, Forbidden, ValidationFailed
 from app.extensions import db
 
@@ -223,16 +224,56 @@ def _refuse_own_phone(user: User, guardian_phone: str) -> None:
 
 # --- what an endpoint needs ------------------------------------------------------------------------
 
-def check_policy_accepted(user: User) -> None:
-    """The global check: the service terms, at or after the latest major policy version."""
-    latest = latest_records(user.id)
-    record = latest.get(SERVICE)
-    if record is None or record.action != GIVEN:
+@dataclass(frozen=True)
+class ServiceStanding:
+    """The user's accepted ``service`` version against the versions in effect: what the global guard needs."""
+
+    accepted_sequence: int  # the sequence of the version the user's latest service consent names
+    current_sequence: int | None  # the newest version in effect; None when none is
+    latest_major_sequence: int  # the newest major version in effect; 0 when none is
+
+    @property
+    def update_required(self) -> bool:
+        return self.accepted_sequence < self.latest_major_sequence
+
+    @property
+    def notice(self) -> bool:
+        return self.current_sequence is not None and self.accepted_sequence < self.current_sequence
+
+
+# The guard runs on almost every API request (job polling is most of the traffic), so its question is one
+# statement built once: the latest service record (the (user_id, purpose, id) index), the version it
+# accepted, and the two sequences in effect as uncorrelated subqueries. No row: no service record at all.
+_NOW = bindparam("now", type_=UTCDateTime())
+_ACCEPTED = aliased(PolicyVersion, name="accepted_version")
+_CURRENT_SEQUENCE = (select(func.max(PolicyVersion.sequence)).where(PolicyVersion.effective_at <= _NOW)
+                     .correlate(None).scalar_subquery())
+_MAJOR_SEQUENCE = (select(func.max(PolicyVersion.sequence))
+                   .where(PolicyVersion.major.is_(True), PolicyVersion.effective_at <= _NOW)
+                   .correlate(None).scalar_subquery())
+_SERVICE_STANDING = (select(ConsentRecord.action, _ACCEPTED.sequence, _CURRENT_SEQUENCE, _MAJOR_SEQUENCE)
+                     .join(_ACCEPTED, _ACCEPTED.id == ConsentRecord.policy_version_id)
+                     .where(ConsentRecord.user_id == bindparam("user_id"), ConsentRecord.purpose == SERVICE)
+                     .order_by(ConsentRecord.id.desc()).limit(1))
+
+
+def check_policy_accepted(user: User) -> ServiceStanding:
+    """The global check: the service terms, at or after the latest major policy version (one query).
+
+    Returns the standing (the guard announces a newer minor version from it); the errors' details read
+    the current version again, which only refused requests pay for.
+    """
+    row = db.session.execute(_SERVICE_STANDING, {"user_id": user.id, "now": utcnow()}).first()
+    if row is None or row.action != GIVEN:
         raise ConsentRequired(details={"missing": [SERVICE], "policy_version": policy.current().id})
-    standing = policy_standing(user.id, latest)
+    _action, accepted_sequence, current_sequence, major_sequence = row
+    if current_sequence is None:
+        raise policy.PolicyUnavailable()
+    standing = ServiceStanding(accepted_sequence, current_sequence, major_sequence or 0)
     if standing.update_required:
-        raise PolicyUpdateRequired(details={"policy_version": standing.current.id,
-                                            "summary": standing.current.summary})
+        current = policy.current()
+        raise PolicyUpdateRequired(details={"policy_version": current.id, "summary": current.summary})
+    return standing
 
 
 def check_purposes(user: User, purposes: tuple[str, ...]) -> None:

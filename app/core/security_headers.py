@@ -24,18 +24,32 @@ from flask import Flask, Response, request
 HSTS_VALUE = "max-age=31536000; includeSubDomains"
 FRAME_CSP = "frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
 _ALWAYS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"), ("Referrer-Policy", "no-referrer"))
+# Lower-cased once: the hook runs on every response, so it reads the response's headers in one pass and
+# compares names with these instead of asking ``Headers`` (a list scanned per lookup) once per header.
+_ALWAYS_LOWER = tuple((name.lower(), name, value) for name, value in _ALWAYS)
+_CSP, _HSTS, _CACHE_CONTROL, _CONTENT_TYPE = ("content-security-policy", "strict-transport-security",
+                                              "cache-control", "content-type")
 
 
 def add_security_headers(response: Response) -> Response:
+    """Add what the response lacks; a header the view chose (any case) is never replaced."""
     headers = response.headers
-    for name, value in _ALWAYS:
-        headers.setdefault(name, value)
-    if response.mimetype == "text/html" and "Content-Security-Policy" not in headers:
-        headers["Content-Security-Policy"] = FRAME_CSP
-    if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", HSTS_VALUE)
-    if "Authorization" in request.headers and "Cache-Control" not in headers:
-        headers["Cache-Control"] = "no-store"
+    present: set[str] = set()
+    content_type = ""
+    for name, value in headers.items():
+        lowered = name.lower()
+        present.add(lowered)
+        if lowered == _CONTENT_TYPE:
+            content_type = value
+    missing = [(name, value) for lowered, name, value in _ALWAYS_LOWER if lowered not in present]
+    if _CSP not in present and content_type.split(";", 1)[0].strip().lower() == "text/html":
+        missing.append(("Content-Security-Policy", FRAME_CSP))
+    environ = request.environ
+    if _HSTS not in present and environ.get("wsgi.url_scheme") in ("https", "wss"):  # request.is_secure
+        missing.append(("Strict-Transport-Security", HSTS_VALUE))
+    if _CACHE_CONTROL not in present and "HTTP_AUTHORIZATION" in environ:  # "Authorization" in request.headers
+        missing.append(("Cache-Control", "no-store"))
+    headers.extend(missing)
     return response
 
 

@@ -78,13 +78,36 @@ def route_label() -> str:
     return rule.rule if rule is not None else UNMATCHED_ROUTE
 
 
+# (route template, method, status code) → the counter's and the histogram's children for that request.
+# ``labels()`` validates, joins and looks up its label values under a lock on every call; binding each
+# combination once takes that off the request path. The keys are as bounded as the labels themselves
+# (the app's rules × KNOWN_METHODS + "other" × the status codes the app answers). The children are the
+# ones ``labels()`` returns, so after a fork (gunicorn workers) prometheus_client still moves their values
+# to the new process's files, as it does for any child.
+_BOUND: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
+def _bound_children(route: str, method: str, status_code: int) -> tuple[Counter, Histogram]:
+    key = (route, method, status_code)
+    children = _BOUND.get(key)
+    if children is None:
+        children = (HTTP_REQUESTS.labels(method=method, route=route, status=status_class(status_code)),
+                    HTTP_LATENCY.labels(route=route))
+        _BOUND[key] = children  # two threads may both bind: labels() gives both the same children
+    return children
+
+
 def observe_request(response: Response) -> Response:
-    route = route_label()
-    method = request.method if request.method in KNOWN_METHODS else "other"
-    HTTP_REQUESTS.labels(method=method, route=route, status=status_class(response.status_code)).inc()
+    ctx_request = request._get_current_object()  # one proxy lookup for the three reads below
+    rule = ctx_request.url_rule
+    method = ctx_request.method
+    requests_child, latency_child = _bound_children(rule.rule if rule is not None else UNMATCHED_ROUTE,
+                                                    method if method in KNOWN_METHODS else "other",
+                                                    response.status_code)
+    requests_child.inc()
     started = g.get("request_started")  # set first thing by app.core.api's before_request hook
     if started is not None:
-        HTTP_LATENCY.labels(route=route).observe(time.perf_counter() - started)
+        latency_child.observe(time.perf_counter() - started)
     return response
 
 
