@@ -8,26 +8,9 @@ from app import create_app
 from app.core.security_headers import FRAME_CSP, HSTS_VALUE
 from tests.accounts.helpers import Phone
 from tests.conftest import make_app
+from tests.core.test_config import PRODUCTION_ENV
 
 FOREIGN_ORIGIN = "https://evil.example"
-PRODUCTION_ENV = {
-    "MIAOHUA_ENV": "production",
-    "SECRET_KEY": "s" * 40,
-    "ENCRYPTION_KEY": "cHJvZHVjdGlvbi1lbmNyeXB0aW9uLWtleS0zMmJ5dGU=",
-    "LOOKUP_HASH_KEY": "h" * 40,
-    "WECHAT_APPID": "wx0123456789abcdef",
-    "WECHAT_SECRET": "real-secret",
-    "WECHAT_PUSH_TOKEN": "push-token",
-    "WECHAT_PUSH_AES_KEY": "a" * 43,
-    "PUBLIC_BASE_URL": "https://api.miaohua.example",
-    "WECHAT_PAY_MCHID": "1900000109",
-    "WECHAT_PAY_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----",
-    "WECHAT_PAY_CERT_SERIAL": "ABC123",
-    "WECHAT_PAY_APIV3_KEY": "k" * 32,
-    "METRICS_TOKEN": "m" * 32,
-    "DATABASE_URL": "postgresql://app@db.internal/miaohua",
-    "REDIS_URL": "redis://redis.internal:6379/0",
-}
 
 
 @pytest.fixture
