@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.harness import cpu_count, cpu_model
+from bench.services import PrivateRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTIFY_PATH = "/api/v1/payments/wechat/notify"
@@ -158,40 +159,6 @@ class Gunicorn:
 
     def cpu_s(self) -> float | None:
         return process_tree_cpu_s(self.proc.pid) if self.proc is not None else None
-
-
-class PrivateRedis:
-    """``redis-server`` on a free loopback port, no persistence, for the shipping doorbell and its sweep job."""
-
-    def __init__(self, log_path: Path) -> None:
-        self.port, self.log_path = free_port(), log_path
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def __enter__(self) -> PrivateRedis:
-        cmd = [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-               "--save", "", "--appendonly", "no"]
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return self
-            except OSError:
-                time.sleep(0.05)
-        self.__exit__()
-        raise RuntimeError(f"redis-server did not answer on port {self.port}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
 
 
 def run_step(args: list[str], env: dict[str, str], what: str) -> None:
