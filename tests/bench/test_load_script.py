@@ -88,7 +88,10 @@ def test_the_mix_is_sent_well_formed_in_its_proportions_and_no_code_twice(data_d
     assert result.ok > 20 and result.latency_ms["p99"] >= result.latency_ms["p50"] > 0, (result.ok, result.latency_ms)
     total = sum(result.sent.values())
     assert abs(result.sent["poll"] / total - MIX.count("poll") / len(MIX)) < 0.1
-    assert result.sent["login"] == len(seen["codes"]) > 0 and result.exhausted == 0
+    # Every login the server saw used a fresh code (a repeat would be a "bad login" above). wrk may also have
+    # built up to one request per connection that was still in flight when its time ran out.
+    assert 0 < len(seen["codes"]) == seen["login"] <= result.sent["login"] <= seen["login"] + 4
+    assert result.exhausted == 0
     assert set(seen) >= {"poll", "login", "upload", "order"}
 
 
