@@ -33,9 +33,12 @@ def _hasher_for(profile: str) -> PasswordHasher:
     return PasswordHasher.from_parameters(HASH_PROFILES[profile])
 
 
+def _profile() -> str:
+    return current_app.config["STAFF_PASSWORD_HASH_PROFILE"] if has_app_context() else "rfc9106_low_memory"
+
+
 def _hasher() -> PasswordHasher:
-    profile = current_app.config["STAFF_PASSWORD_HASH_PROFILE"] if has_app_context() else "rfc9106_low_memory"
-    return _hasher_for(profile)
+    return _hasher_for(_profile())
 
 
 def hash_password(password: str) -> str:
@@ -56,14 +59,14 @@ def needs_rehash(password_hash: str) -> bool:
         return True
 
 
-_dummy_hashes: dict[int, str] = {}
+@functools.cache
+def _dummy_hash_for(profile: str) -> str:
+    return _hasher_for(profile).hash(secrets.token_urlsafe(24))
 
 
 def _dummy_hash() -> str:
-    hasher = _hasher()
-    if id(hasher) not in _dummy_hashes:
-        _dummy_hashes[id(hasher)] = hasher.hash(secrets.token_urlsafe(24))
-    return _dummy_hashes[id(hasher)]
+    """A hash of nothing anyone knows, made once per parameter profile, to verify unknown accounts against."""
+    return _dummy_hash_for(_profile())
 
 
 def burn_verification(password: str) -> None:
