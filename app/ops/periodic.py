@@ -1,7 +1,12 @@
 """Periodic jobs, declared in one registry with stable ids, run by RQ's cron scheduler.
 
-``python -m workers.scheduler`` runs the scheduler (one per deployment is enough; more are
-harmless: RQ's scheduler coordinates through Redis). ``make run`` runs it in a thread.
+``python -m workers.scheduler`` runs the scheduler; ``make run`` runs it in a thread. One per
+deployment is enough, and a second one started by mistake (or a standby kept for fail-over) is
+harmless: RQ's own ``CronScheduler`` does not coordinate between instances (each would enqueue every
+job), so before enqueueing a due job a scheduler takes that job's lease in Redis (``SET NX PX`` for
+the job's interval). Whoever holds the lease runs the job; the others skip this turn and look again
+when their own clock says it is due, so a job runs at most once per interval however many
+schedulers there are, and another scheduler takes over within one interval when the first stops.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from dataclasses import dataclass
 
 from flask import Flask
 from redis import Redis
-from rq.cron import CronScheduler
+from redis.exceptions import WatchError
+from rq.cron import CronJob, CronScheduler
+from rq.utils import now
 
 from app.core.jobs import Task
 from app.generation.tasks import sweep_generation_jobs
@@ -34,16 +41,55 @@ PERIODIC_JOBS = (
 )
 
 
-class ThreadCronScheduler(CronScheduler):
+LEASE_KEY_PREFIX = "miaohua:periodic:lease:"
+
+
+class LeasedCronScheduler(CronScheduler):
+    """A cron scheduler that enqueues a due job only while it holds that job's lease in Redis."""
+
+    def _take_lease(self, job: CronJob) -> bool:
+        """Take the job's lease if it is free, or renew it if this scheduler holds it (atomically)."""
+        key, lease_ms = f"{LEASE_KEY_PREFIX}{job.name}", max(int((job.interval or 60) * 1000), 1)
+        if self.connection.set(key, self.name, nx=True, px=lease_ms):
+            return True
+        with self.connection.pipeline() as pipe:
+            try:
+                pipe.watch(key)
+                holder = pipe.get(key)
+                if holder is None or holder.decode() != self.name:
+                    return False  # another scheduler's (a lease that just expired is taken next turn)
+                pipe.multi()
+                pipe.set(key, self.name, px=lease_ms)
+                pipe.execute()
+                return True
+            except WatchError:
+                return False
+
+    def enqueue_jobs(self) -> list[CronJob]:
+        enqueue_time = now()
+        enqueued: list[CronJob] = []
+        for job in self._cron_jobs:
+            if not job.should_run():
+                continue
+            if self._take_lease(job):
+                job.enqueue(self.connection)
+                enqueued.append(job)
+            else:
+                self.log.debug("periodic job %s: another scheduler holds its lease", job.name)
+            job.set_enqueue_time(enqueue_time)  # either way, look again one interval from now
+        return enqueued
+
+
+class ThreadCronScheduler(LeasedCronScheduler):
     """For running inside another process's thread (``make run``): signals belong to the main thread."""
 
     def _install_signal_handlers(self) -> None:
         pass
 
 
-def build_scheduler(app: Flask, connection: Redis, scheduler_class: type[CronScheduler] = CronScheduler
-                    ) -> CronScheduler:
-    scheduler = scheduler_class(connection=connection, name="miaohua")
+def build_scheduler(app: Flask, connection: Redis,
+                    scheduler_class: type[LeasedCronScheduler] = LeasedCronScheduler) -> LeasedCronScheduler:
+    scheduler = scheduler_class(connection=connection)  # a unique name each: RQ keys a scheduler's state by it
     config = app.config
     for job in PERIODIC_JOBS:
         scheduler.register(job.task.func, queue_name=job.task.queue, interval=config[job.interval_setting],
