@@ -39,6 +39,8 @@ def create_app(config: BaseConfig | str | dict[str, Any] | None = None) -> Flask
     from app.core.security_headers import register_security_headers
 
     register_security_headers(app)
+    if app.config["ENV_NAME"] == "staging":
+        mark_staging(app)
     if app.config["TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -48,6 +50,19 @@ def create_app(config: BaseConfig | str | dict[str, Any] | None = None) -> Flask
     register_blueprints(app)
     register_errorhandlers(app)
     return app
+
+
+def mark_staging(app: Flask) -> None:
+    """A staging deployment may talk to the WeChat sandbox: say so on every answer and in the log."""
+    import logging
+
+    logging.getLogger("app").warning("MIAOHUA_ENV=staging: not production (WeChat sandbox allowed: %s)",
+                                     app.config["WECHAT_SANDBOX"])
+
+    @app.after_request
+    def staging_header(response):
+        response.headers["X-Miaohua-Environment"] = "staging"
+        return response
 
 
 def register_extensions(app: Flask) -> None:

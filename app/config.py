@@ -110,6 +110,7 @@ class BaseConfig:
     ENV_NAME = "base"
     DEBUG = False
     TESTING = False
+    REQUIRE_HTTPS = False
 
     def __init__(self) -> None:
         self.SECRET_KEY = env_str("SECRET_KEY", "dev-secret-key-not-for-production")
@@ -365,6 +366,7 @@ class TestingConfig(BaseConfig):
 
 class ProductionConfig(BaseConfig):
     ENV_NAME = "production"
+    REQUIRE_HTTPS = True  # payment callbacks over plain http are refused (X-Forwarded-Proto via TRUSTED_PROXIES)
 
     REQUIRED_SECRETS = ("SECRET_KEY", "ENCRYPTION_KEY", "LOOKUP_HASH_KEY", "WECHAT_APPID", "WECHAT_SECRET",
                         "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY", "PUBLIC_BASE_URL", "WECHAT_PAY_MCHID",
@@ -389,19 +391,26 @@ class ProductionConfig(BaseConfig):
     def default_sms_provider() -> str:
         return "disabled"
 
-    def validate(self) -> None:
-        super().validate()
-        missing = [name for name in self.REQUIRED_SECRETS if not getattr(self, name)]
-        if missing:
-            raise ConfigError(f"production refuses to start without: {', '.join(missing)}")
+    def required_secrets(self) -> tuple[str, ...]:
+        return self.REQUIRED_SECRETS
+
+    def validate_wechat(self) -> None:
+        """Real WeChat only: no sandbox, no development SMS, the official hosts."""
         if self.WECHAT_SANDBOX:
             raise ConfigError("production refuses to start with WECHAT_SANDBOX enabled")
-        if self.STAFF_PASSWORD_HASH_PROFILE != "rfc9106_low_memory":  # noqa: S105 - a profile name
-            raise ConfigError("production hashes staff passwords with STAFF_PASSWORD_HASH_PROFILE=rfc9106_low_memory")
         if self.SMS_PROVIDER == "sandbox":
             raise ConfigError("production refuses SMS_PROVIDER=sandbox (it keeps codes for a developer page)")
         if self.WECHAT_API_BASE_URL != WECHAT_API_BASE_URL or self.WECHAT_PAY_BASE_URL != WECHAT_PAY_BASE_URL:
             raise ConfigError("production talks to WeChat's official hosts only; unset WECHAT_*_BASE_URL")
+
+    def validate(self) -> None:
+        super().validate()
+        missing = [name for name in self.required_secrets() if not getattr(self, name)]
+        if missing:
+            raise ConfigError(f"{self.ENV_NAME} refuses to start without: {', '.join(missing)}")
+        self.validate_wechat()
+        if self.STAFF_PASSWORD_HASH_PROFILE != "rfc9106_low_memory":  # noqa: S105 - a profile name
+            raise ConfigError("production hashes staff passwords with STAFF_PASSWORD_HASH_PROFILE=rfc9106_low_memory")
         if not (self.PUBLIC_BASE_URL or "").startswith("https://"):
             raise ConfigError("production needs PUBLIC_BASE_URL on https://")
         if not self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
@@ -410,9 +419,32 @@ class ProductionConfig(BaseConfig):
             raise ConfigError("production needs REDIS_URL pointing at a Redis server")
 
 
+class StagingConfig(ProductionConfig):
+    """Production in every respect (PostgreSQL, Redis, https, secrets, gunicorn, separate workers and
+    scheduler) except that WeChat, WeChat Pay and SMS may be the sandbox: the profile of the deployment
+    smoke test (tests/deploy) and of a pre-release environment. It cannot pass for production: its own
+    ``MIAOHUA_ENV=staging``, an ``X-Miaohua-Environment: staging`` header on every answer and a warning
+    in the log at start-up; ``MIAOHUA_ENV=production`` still refuses every sandbox setting."""
+
+    ENV_NAME = "staging"
+    SANDBOX_PAY_SECRETS = ("WECHAT_PAY_MCHID", "WECHAT_PAY_PRIVATE_KEY", "WECHAT_PAY_CERT_SERIAL",
+                           "WECHAT_PAY_APIV3_KEY")
+
+    def required_secrets(self) -> tuple[str, ...]:
+        if not self.WECHAT_SANDBOX:
+            return self.REQUIRED_SECRETS
+        # The sandbox's development merchant signs payments (its keys live in WECHAT_SANDBOX_PAY_KEYS_DIR).
+        return tuple(name for name in self.REQUIRED_SECRETS if name not in self.SANDBOX_PAY_SECRETS)
+
+    def validate_wechat(self) -> None:
+        if not self.WECHAT_SANDBOX:
+            super().validate_wechat()
+
+
 CONFIGS: dict[str, type[BaseConfig]] = {
     "development": DevelopmentConfig,
     "testing": TestingConfig,
+    "staging": StagingConfig,
     "production": ProductionConfig,
 }
 

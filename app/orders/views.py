@@ -187,7 +187,7 @@ def _fail(status: int, message: str) -> Response:
 
 
 def _notification() -> Response:
-    if current_app.config["ENV_NAME"] == "production" and request.scheme != "https":
+    if current_app.config["REQUIRE_HTTPS"] and request.scheme != "https":
         return _fail(403, "https only")
     try:
         notifications.handle_notification(dict(request.headers), request.get_data(cache=False))
