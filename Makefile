@@ -1,5 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test` (see README).
-# Both create .venv with Python 3.11 and install the pinned requirements on first use.
+# Both create .venv with Python 3.11 and install the pinned requirements on first use (runtime: requirements.txt,
+# development and tests: requirements-dev.txt).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
@@ -8,11 +9,11 @@ STAMP := $(VENV)/.installed-requirements
 
 .PHONY: run test lint worker ping clean
 
-$(STAMP): requirements.txt requirements-nodeps.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (set PYTHON=/path/to/python3.11)")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
