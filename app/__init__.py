@@ -96,7 +96,7 @@ def register_blueprints(app: Flask) -> None:
     from app.generation import events as generation_events
     from app.generation import views as generation_views
     from app.ops import cli as ops_cli
-    from app.ops import keys_cli
+    from app.ops import config_cli, keys_cli
     from app.orders import events as orders_events
     from app.orders import views as orders_views
     from app.privacy import export_views as privacy_export_views
@@ -111,6 +111,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(accounts_cli.bp)
     app.register_blueprint(keys_cli.bp)
+    app.register_blueprint(config_cli.bp)  # flask config check | env-example | table
     app.register_blueprint(consent_views.bp)
     app.register_blueprint(uploads_views.bp)
     app.register_blueprint(uploads_views.wechat_push_bp)

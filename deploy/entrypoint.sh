@@ -7,7 +7,8 @@
 #   entrypoint.sh web                     gunicorn with app.gunicorn_conf (GUNICORN_BIND, GUNICORN_WORKERS)
 #   entrypoint.sh worker QUEUE [QUEUE…]   an RQ worker (generation | default | maintenance); WORKER_ARGS adds flags
 #   entrypoint.sh scheduler               periodic jobs (a second one is harmless: Redis leases)
-#   entrypoint.sh flask ARGS…             any CLI command (staff create-admin, keys rewrap, config …)
+#   entrypoint.sh config check            every problem of this environment, without starting anything
+#   entrypoint.sh flask ARGS…             any CLI command (staff create-admin, keys rewrap, …)
 #
 # Configuration comes only from the environment (see .env.example); MIAOHUA_ENV defaults to production.
 set -eu
@@ -43,11 +44,14 @@ case "$command" in
   scheduler)
     exec "$PYTHON" -m workers.scheduler
     ;;
+  config)
+    exec "$PYTHON" -m app.ops.config_cli "$@"
+    ;;
   flask)
     exec "$PYTHON" -m flask --app wsgi:app "$@"
     ;;
   *)
-    echo "unknown command: $command (migrate | web | worker QUEUE… | scheduler | flask ARGS…)" >&2
+    echo "unknown command: $command (migrate | web | worker QUEUE… | scheduler | config check | flask ARGS…)" >&2
     exit 64
     ;;
 esac

@@ -66,7 +66,6 @@ class LeasedCronScheduler(CronScheduler):
                 return False
 
     def enqueue_jobs(self) -> list[CronJob]:
-        enqueue_time = now()
         enqueued: list[CronJob] = []
         for job in self._cron_jobs:
             if not job.should_run():
@@ -76,7 +75,9 @@ class LeasedCronScheduler(CronScheduler):
                 enqueued.append(job)
             else:
                 self.log.debug("periodic job %s: another scheduler holds its lease", job.name)
-            job.set_enqueue_time(enqueue_time)  # either way, look again one interval from now
+            # Either way, look again one interval from now: from *now*, after the lease was taken, not from
+            # the start of this loop (a slow loop would bring the holder back before its own lease ran out).
+            job.set_enqueue_time(now())
         return enqueued
 
 

@@ -78,7 +78,13 @@ def test_two_scheduler_processes_enqueue_each_job_at_most_once_per_interval(app,
     procs = [subprocess.Popen([sys.executable, "-m", "workers.scheduler"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     try:
-        time.sleep(6)
+        deadline = time.monotonic() + 90  # both import the whole app first: slow on a busy machine
+        while not all(get_cron_job_ids(job.id, conn) for job in PERIODIC_JOBS):
+            assert time.monotonic() < deadline, "no scheduler enqueued anything"
+            for proc in procs:
+                assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.2)
+        time.sleep(5)  # both running: five more intervals
         for proc in procs:
             assert proc.poll() is None, proc.stderr.read()
     finally:
@@ -89,7 +95,7 @@ def test_two_scheduler_processes_enqueue_each_job_at_most_once_per_interval(app,
 
     for job in PERIODIC_JOBS:
         ids = get_cron_job_ids(job.id, conn)
-        assert 2 <= len(ids) <= 8, (job.id, len(ids))  # about one a second for ~6 s, not two a second
+        assert len(ids) >= 2, (job.id, len(ids))
         times = sorted(conn.zscore(get_cron_job_history_key(job.id), job_id) for job_id in ids)
         gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
         assert min(gaps) >= 0.9, (job.id, gaps)  # never two runs within one interval
