@@ -286,13 +286,19 @@ class BaseConfig:
         self.SMS_PROVIDER = env_str("SMS_PROVIDER", self.default_sms_provider())
         self.SMS_CODE_TTL_S = env_int("SMS_CODE_TTL_S", 300)
         self.SMS_CODE_MAX_ATTEMPTS = env_int("SMS_CODE_MAX_ATTEMPTS", 5)
-        # Rate limits, "COUNT/PERIOD" with PERIOD second|minute|hour|day.
+        # Rate limits, "COUNT/PERIOD[,COUNT/PERIOD…]" with PERIOD second|minute|hour|day (app/core/ratelimit.py
+        # parses every RATE_LIMIT_* at start-up).
         self.RATE_LIMIT_LOGIN_PER_IP = env_str("RATE_LIMIT_LOGIN_PER_IP", "30/minute")
         self.RATE_LIMIT_LOGIN_PER_DEVICE = env_str("RATE_LIMIT_LOGIN_PER_DEVICE", "10/minute")
         self.RATE_LIMIT_SMS_PER_PHONE = env_str("RATE_LIMIT_SMS_PER_PHONE", "1/minute,5/hour,10/day")
         self.RATE_LIMIT_SMS_PER_IP = env_str("RATE_LIMIT_SMS_PER_IP", "20/hour")
         self.RATE_LIMIT_SMS_PER_DEVICE = env_str("RATE_LIMIT_SMS_PER_DEVICE", "5/hour")
         self.RATE_LIMIT_SMS_VERIFY_PER_PHONE = env_str("RATE_LIMIT_SMS_VERIFY_PER_PHONE", "10/hour")
+        # Per-user limits (issue #16): flooding uploads, the generation queue, deletion requests.
+        self.RATE_LIMIT_UPLOADS_PER_USER = env_str("RATE_LIMIT_UPLOADS_PER_USER", "20/minute,300/day")
+        self.UPLOAD_MAX_UNCLAIMED_PER_USER = env_int("UPLOAD_MAX_UNCLAIMED_PER_USER", 20)  # live, not yet in a job
+        self.GENERATION_MAX_QUEUED_PER_USER = env_int("GENERATION_MAX_QUEUED_PER_USER", 10)  # not yet started
+        self.RATE_LIMIT_DELETION_REQUESTS = env_str("RATE_LIMIT_DELETION_REQUESTS", "5/day")
 
     @staticmethod
     def default_sandbox() -> bool:
@@ -323,6 +329,9 @@ class BaseConfig:
             raise ConfigError("CONTENT_CHECK_TIMEOUT_POLICY is 'reject' or 'accept'")
         if self.STAFF_PASSWORD_HASH_PROFILE not in ("rfc9106_low_memory", "test"):
             raise ConfigError("STAFF_PASSWORD_HASH_PROFILE is 'rfc9106_low_memory' or 'test'")
+        for name in ("UPLOAD_MAX_UNCLAIMED_PER_USER", "GENERATION_MAX_QUEUED_PER_USER"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.SMS_PROVIDER not in ("sandbox", "disabled"):
             raise ConfigError(f"SMS_PROVIDER must be 'sandbox' or 'disabled', got {self.SMS_PROVIDER!r}")
         if self.ENCRYPTION_KEY:
