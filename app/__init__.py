@@ -79,6 +79,9 @@ def register_extensions(app: Flask) -> None:
         raise AuthenticationRequired()
 
     jobs.init_app(app)
+    from app.core import ratelimit
+
+    ratelimit.init_app(app)  # every RATE_LIMIT_* string parsed now: a typo stops the start
     from app.accounts import auth
 
     auth.init_app(app)

@@ -250,6 +250,12 @@ class Settings(BaseSettings):
     RATE_LIMIT_SMS_VERIFY_PER_PHONE: str = setting("10/hour", "SMS code checks per phone", group="limits")
     RATE_LIMIT_TICKET_MESSAGES: str = setting("6/minute,60/day", "Support messages (and new tickets) per user",
                                               group="limits")
+    RATE_LIMIT_UPLOADS_PER_USER: str = setting("20/minute,300/day", "Portrait uploads per user", group="limits")
+    RATE_LIMIT_DELETION_REQUESTS: str = setting("5/day", "Deletion requests per user", group="limits")
+    UPLOAD_MAX_UNCLAIMED_PER_USER: Positive = setting(20, "Live uploads per user that no job has claimed yet",
+                                                      group="limits")
+    GENERATION_MAX_QUEUED_PER_USER: Positive = setting(10, "Generation jobs per user not yet started",
+                                                       group="limits")
     STAFF_COOKIE_NAME: str = setting("mh_staff", "Staff console cookie", group="staff")
     STAFF_COOKIE_SECURE: bool = setting(True, "Secure flag of the staff cookie (`make run` turns it off)",
                                         group="staff")

@@ -45,6 +45,8 @@ class GenerationJob(db.Model):
     error_code: Mapped[str | None] = mapped_column(String(32), default=None)
     error_message: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The fair queue (queue.py): set when its RQ job is enqueued; null while it waits for its user's turn.
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     sources_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -21,7 +21,7 @@ from app.core.errors import StorageFull, StorageUnavailable
 from app.core.jobs import redis_connection
 from app.extensions import db
 
-from . import notify, previews, services
+from . import notify, previews, queue, services
 from .models import FINISHED, GenerationJob, GenerationResult, JobStatus
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,8 @@ def run(job_id: int) -> str:
             db.session.commit()
         return job.status
     job.status, job.started_at, job.attempts = JobStatus.RUNNING, utcnow(), job.attempts + 1
+    job.dispatched_at = job.dispatched_at or job.started_at
+    queue.dispatch_next(job.user_id)  # the fair queue: this user's next job takes its turn in RQ
     db.session.commit()
     started = time.monotonic()
     spec = services.style(job.style_id)

@@ -12,19 +12,18 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
-from redis.exceptions import RedisError
-from rq import Queue, Worker
 from sqlalchemy import select
 
 from app.accounts.models import User
 from app.core import events
 from app.core.db import utcnow
 from app.core.errors import ApiError, Conflict, NotFound
-from app.core.jobs import GENERATION_QUEUE, enqueue_now, redis_connection, require_queue
+from app.core.jobs import enqueue_now, redis_connection, require_queue
 from app.extensions import db
 from app.uploads import services as uploads
 from app.uploads.models import Upload, UploadStatus
 
+from . import queue
 from .models import FINISHED, GenerationJob, GenerationResult, JobStatus
 
 log = logging.getLogger(__name__)
@@ -67,6 +66,8 @@ def create_job(user: User, style_id: str, upload_ids: list[str]) -> GenerationJo
         raise InvalidJob(f"This style takes {low}–{high} photo(s).", code="wrong_source_count",
                          details={"min": low, "max": high})
     require_queue()
+    queue.lock_user(user.id)  # one user's jobs are created and dispatched one at a time
+    queue.check_queued_limit(user)
     claimed = list(db.session.scalars(select(Upload).where(Upload.public_id.in_(set(upload_ids)),
                                                            Upload.user_id == user.id).with_for_update()))
     if len(claimed) != len(set(upload_ids)):
@@ -78,15 +79,14 @@ def create_job(user: User, style_id: str, upload_ids: list[str]) -> GenerationJo
     job = GenerationJob(user_id=user.id, style_id=spec.id, status=JobStatus.QUEUED, rq_job_id="")
     db.session.add(job)
     db.session.flush()
-    from .tasks import run_generation
-
     job.rq_job_id = f"generation-{job.public_id}"
     from app.orders.entitlements import consume_credit
 
     consume_credit(user.id, spec.kind, job.id)  # avatar and video cost a credit (402 payment_required)
     for upload in claimed:
         upload.claimed_by = job.public_id
-    run_generation.enqueue_after_commit(job.id, job_id=job.rq_job_id)
+    db.session.flush()
+    queue.dispatch_next(user.id)  # into RQ now if no job of this user waits there, else at their next turn
     db.session.commit()
     return job
 
@@ -105,22 +105,8 @@ def list_own(user: User, limit: int = 50) -> list[GenerationJob]:
 
 
 def queue_position(job: GenerationJob) -> tuple[int | None, int | None]:
-    """(jobs ahead of this one, estimated seconds until it finishes); None once it started."""
-    if job.status != JobStatus.QUEUED:
-        return None, None
-    conn = redis_connection()
-    queue = Queue(GENERATION_QUEUE, connection=conn)
-    try:
-        position = queue.get_job_position(job.rq_job_id)
-        if position is None:
-            return None, None
-        workers = max(1, Worker.count(queue=queue))
-        average = conn.get(DURATION_KEY.format(kind=style(job.style_id).kind))
-    except RedisError:  # an estimate only: a job that exists is still answered (e.g. right after creating it)
-        log.warning("queue position unavailable: Redis is not answering")
-        return None, None
-    average = float(average or current_app.config["GENERATION_DEFAULT_SECONDS"])
-    return position, round((position // workers + 1) * average)
+    """(place in the fair queue, 1 = next to start; estimated seconds until done); None once it started."""
+    return queue.position(job)
 
 
 def record_duration(kind: str, seconds: float) -> None:
@@ -142,6 +128,10 @@ def cancel(job: GenerationJob, *, commit: bool = True) -> GenerationJob:
         with contextlib.suppress(NoSuchJobError):
             Job.fetch(job.rq_job_id, connection=redis_connection()).cancel()
         finish(job, JobStatus.CANCELLED, "cancelled", "The job was cancelled.")
+        if commit and job.dispatched_at is not None:
+            # Its turn in RQ passes to the user's next job. Bulk cancellations (commit=False: consent
+            # withdrawn, account cancelled) stop every job of the user, so there is nothing to release.
+            queue.dispatch_next(job.user_id)
     else:  # running: the worker checks this flag at each progress step
         redis_connection().set(CANCEL_KEY.format(job=job.public_id), "1", ex=3600)
     if commit:
@@ -187,15 +177,19 @@ def result_of(user: User, public_id: str) -> GenerationResult:
     return result
 
 
+_RQ_ENDED = ("finished", "failed", "stopped", "canceled")
+
+
 def sweep(now=None) -> dict[str, int]:
-    """Resolve jobs whose worker died, and re-enqueue queued jobs whose RQ job was lost."""
+    """Resolve jobs whose worker died, re-enqueue dispatched jobs whose RQ job was lost, and dispatch the next
+    job of users none of whose jobs is in RQ (``queue.py``)."""
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
     now = now or utcnow()
     conn = redis_connection()
     config = current_app.config
-    counts = {"worker_lost": 0, "requeued": 0}
+    counts = {"worker_lost": 0, "requeued": 0, "dispatched": 0}
     grace = timedelta(seconds=config["GENERATION_HEARTBEAT_TTL_S"])
     running = db.session.scalars(select(GenerationJob).where(GenerationJob.status == JobStatus.RUNNING))
     lost: list[GenerationJob] = []
@@ -208,15 +202,19 @@ def sweep(now=None) -> dict[str, int]:
             counts["worker_lost"] += 1
             lost.append(job)
     queued = db.session.scalars(select(GenerationJob).where(GenerationJob.status == JobStatus.QUEUED,
-                                                            GenerationJob.created_at <= now - grace))
+                                                            GenerationJob.dispatched_at.is_not(None),
+                                                            GenerationJob.dispatched_at <= now - grace))
     from .tasks import run_generation
 
     for job in queued:
         try:
-            Job.fetch(job.rq_job_id, connection=conn)
+            missing = Job.fetch(job.rq_job_id, connection=conn).get_status() in _RQ_ENDED
         except NoSuchJobError:
+            missing = True
+        if missing:  # gone, or ended (e.g. its work horse died) before the row was started: the job is idempotent
             enqueue_now(run_generation, job.id, job_id=job.rq_job_id)
             counts["requeued"] += 1
+    counts["dispatched"] = sum(queue.dispatch_next(user_id) is not None for user_id in queue.stalled_users())
     db.session.commit()
     from .notify import job_finished
 

@@ -61,8 +61,10 @@ class JobOut(BaseModel):
     style: str
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     progress: float
-    queue_position: int | None = Field(description="Jobs ahead of this one while queued")
-    estimated_wait_s: int | None = Field(description="Seconds until done, from recent job durations")
+    queue_position: int | None = Field(description="Place in the queue while queued: 1 = next to start (users take "
+                                                   "turns: README \"Generation\"); null once started or unknown")
+    estimated_wait_s: int | None = Field(description="Seconds until done, from the queue position, the number of "
+                                                     "workers and recent job durations")
     error_code: str | None
     error_message: str | None
     created_at: datetime
@@ -118,9 +120,10 @@ def list_styles():
 @phone_required
 @requires_consent(FACE_PROCESSING)
 @endpoint("Start a generation job with my uploads", body=JobIn, response=JobOut, status=202, auth=True, tags=TAGS,
-          errors=[403, 404, 409, 422, 503],
+          errors=[403, 404, 409, 422, 429, 503],
           description="Claims the uploads. Errors: unknown_style, wrong_source_count, upload_not_found, "
-                      "upload_not_available, queue_unavailable.")
+                      "upload_not_available, rate_limited (GENERATION_MAX_QUEUED_PER_USER jobs not yet started; "
+                      "details.retry_after, details.max_queued), queue_unavailable.")
 def create_job(body: JobIn):
     job = services.create_job(current_user, body.style, body.uploads)
     log_operation(current_user.id, "generate", "job", job.public_id)

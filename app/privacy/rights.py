@@ -101,6 +101,10 @@ def _check_categories(categories: list[str]) -> None:
 
 def request_deletion(user: User, categories: list[str], channel: str = "miniprogram") -> DeletionRequest:
     _check_categories(categories)
+    from app.core.ratelimit import Rule, enforce  # per user and day, like exports (issue #15)
+
+    enforce(Rule("deletion-requests:user", str(user.id), current_app.config["RATE_LIMIT_DELETION_REQUESTS"]),
+            message="You have made many deletion requests today; please try again later.")
     now = utcnow()
     request = DeletionRequest(public_id=uuid.uuid4().hex, user_id=user.id, categories=",".join(sorted(set(categories))),
                               status="pending", channel=channel, created_at=now, due_at=due_date(now))

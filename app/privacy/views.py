@@ -119,7 +119,7 @@ def my_data():
 @bp.post("/me/deletion-requests")
 @login_required
 @endpoint("Delete categories of my data now (§8(2))", body=DeletionRequestIn, response=DeletionRequestOut,
-          status=201, auth=True, tags=("privacy",), errors=[422])
+          status=201, auth=True, tags=("privacy",), errors=[422, 429])
 def create_deletion_request(body: DeletionRequestIn):
     return request_out(rights.request_deletion(current_user, list(body.categories)))
 

@@ -7,15 +7,16 @@ deletion receipt, in one transaction.
 from __future__ import annotations
 
 import logging
+import math
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.accounts.models import User
-from app.core import objects
+from app.core import objects, ratelimit
 from app.core.db import utcnow
-from app.core.errors import ApiError, NotFound, PayloadTooLarge, ValidationFailed
+from app.core.errors import ApiError, NotFound, PayloadTooLarge, RateLimited, ValidationFailed
 from app.core.jobs import require_queue
 from app.extensions import db
 from app.privacy.receipts import write_receipt
@@ -49,6 +50,7 @@ def ingest(user: User, data: bytes, declaration: str) -> Upload:
                                                     "message": "confirm it is your own face, or that the person "
                                                                "shown agreed: own_face | subject_consented"}]})
     require_queue()  # its content check and the job that would use it need the queue: refuse before storing
+    check_limits(user)
     config = current_app.config
     try:
         image = images.normalise(data, max_pixels=config["UPLOAD_MAX_PIXELS"], min_side=config["UPLOAD_MIN_SIDE"])
@@ -59,6 +61,7 @@ def ingest(user: User, data: bytes, declaration: str) -> Upload:
     except images.ImageRejected as exc:
         raise InvalidImage(exc.user_message, details={"reason": exc.reason}) from exc
     checking = config["CONTENT_CHECK_ENABLED"]
+    _check_unclaimed(user, lock=True)  # again, now serialised with the user's other uploads
     stored = objects.store(DATA_KIND, image.jpeg, "image/jpeg")
     upload = Upload(user_id=user.id, status=UploadStatus.PENDING_REVIEW if checking else UploadStatus.READY,
                     declaration=declaration, stored_object=stored, width=image.width, height=image.height,
@@ -73,6 +76,29 @@ def ingest(user: User, data: bytes, declaration: str) -> Upload:
     if checking:
         content_check.start(upload, user)
     return upload
+
+
+def check_limits(user: User) -> None:
+    """Per-user flood limits (429 rate_limited): uploads per period, and live photos no job has claimed yet."""
+    ratelimit.enforce(ratelimit.Rule("uploads:user", str(user.id), current_app.config["RATE_LIMIT_UPLOADS_PER_USER"]),
+                      message="You are uploading photos too fast; please wait a moment.")
+    _check_unclaimed(user, lock=False)
+
+
+def _check_unclaimed(user: User, *, lock: bool) -> None:
+    if lock:  # PostgreSQL: the user row serialises this count with the insert that follows (SQLite: writers are)
+        db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    cap = current_app.config["UPLOAD_MAX_UNCLAIMED_PER_USER"]
+    live, oldest = db.session.execute(select(func.count(Upload.id), func.min(Upload.created_at)).where(
+        Upload.user_id == user.id, Upload.deleted_at.is_(None), Upload.claimed_by.is_(None))).one()
+    if live < cap:
+        return
+    # The oldest one is deleted by the sweep after UPLOAD_UNCLAIMED_TTL_S, unless the user uses or deletes it first.
+    expires = oldest + timedelta(seconds=current_app.config["UPLOAD_UNCLAIMED_TTL_S"])
+    db.session.rollback()
+    raise RateLimited(retry_after=max(1, math.ceil((expires - utcnow()).total_seconds())),
+                      message="You have too many photos waiting to be used; start a job with them or delete some.",
+                      details={"max_unclaimed": cap})
 
 
 def get_own(user: User, public_id: str) -> Upload:

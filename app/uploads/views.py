@@ -52,11 +52,13 @@ def upload_out(upload: Upload) -> UploadOut:
 @phone_required
 @requires_consent(FACE_PROCESSING)
 @endpoint("Upload one portrait (multipart: file, declaration)", response=UploadOut, status=201, auth=True,
-          tags=TAGS, errors=[400, 403, 413, 415, 422, 503, 507],
+          tags=TAGS, errors=[400, 403, 413, 415, 422, 429, 503, 507],
           description="multipart/form-data with `file` (JPEG/PNG/WebP) and `declaration` "
                       "(own_face | subject_consented). Errors: invalid_image (details.reason: unsupported_format, "
                       "corrupt, animated, too_small, too_many_pixels, no_face, multiple_faces, face_too_small, "
                       "too_blurry, too_dark), upload_too_large, consent_required, guardian_consent_required, "
+                      "rate_limited (429: RATE_LIMIT_UPLOADS_PER_USER, or UPLOAD_MAX_UNCLAIMED_PER_USER photos not "
+                      "yet used by a job: details.max_unclaimed), "
                       "queue_unavailable (503), storage_unavailable (503), storage_full (507): nothing was saved.")
 def create_upload():
     if request.mimetype != "multipart/form-data":

@@ -64,7 +64,7 @@ def test_a_new_code_replaces_the_previous_one(client, app):
     with app.app_context():
         from app.core.jobs import redis_connection
 
-        for key in redis_connection().scan_iter("ratelimit:sms:phone:*"):
+        for key in redis_connection().scan_iter("ratelimit:LIMITER/sms:phone/*"):
             redis_connection().delete(key)
     send(client)
     second = sms_code(client, NUMBER)

@@ -31,3 +31,19 @@ def test_rq_enqueues_over_tcp_without_losing_the_connection(embedded):
     queue = Queue("default", connection=conn)
     ids = [queue.enqueue("os.getpid").id for _ in range(20)]
     assert queue.job_ids == ids
+
+
+def test_rate_limits_work_on_the_embedded_server(embedded):
+    """`make run`'s queue server runs the limiter's Lua scripts (fakeredis with lupa), over TCP."""
+    from app.core.errors import RateLimited
+    from app.core.ratelimit import Rule, enforce
+    from tests.conftest import make_app
+
+    app = make_app(REDIS_URL=embedded)
+    with app.app_context():
+        rule = Rule("test:embedded", "someone", "2/minute")
+        enforce(rule)
+        enforce(rule)
+        with pytest.raises(RateLimited) as caught:
+            enforce(rule)
+        assert 1 <= caught.value.details["retry_after"] <= 60

@@ -34,6 +34,6 @@ def test_the_sweep_job_runs_in_a_worker(app, app_ctx):
         job.refresh()
         assert job.get_status() == JobStatus.FINISHED
         assert set(job.return_value()) in ({"unclaimed_deleted", "review_timed_out", "review_restarted"},
-                                           {"worker_lost", "requeued"},
+                                           {"worker_lost", "requeued", "dispatched"},
                                            {"queried", "paid", "closed", "shipping_retried"},
                                            set(app.config["RETENTION"]))

@@ -33,7 +33,7 @@ def test_styles_catalogue(client):
 def test_end_to_end_photo_job(uploader, sample_jpeg, app, client, dbx):
     [upload_id] = upload_ids(uploader, sample_jpeg)
     created = start_job(uploader, "anime", [upload_id])["data"]
-    assert created["status"] == "queued" and created["queue_position"] == 0 and created["estimated_wait_s"] > 0
+    assert created["status"] == "queued" and created["queue_position"] == 1 and created["estimated_wait_s"] > 0
     assert uploader.get(f"/api/v1/uploads/{upload_id}").get_json()["data"]["claimed"] is True
 
     started = time.monotonic()
@@ -73,10 +73,10 @@ def test_id_photo_has_the_exact_standard_size(uploader, sample_jpeg, app):
 
 def test_queue_position_and_cancel_while_queued(uploader, sample_jpeg, dbx):
     jobs = [start_job(uploader, "pop_art", upload_ids(uploader, sample_jpeg))["data"] for _ in range(3)]
-    assert [j["queue_position"] for j in jobs] == [0, 1, 2]
+    assert [j["queue_position"] for j in jobs] == [1, 2, 3]  # 1 = next to start
     cancelled = uploader.call("POST", f"/api/v1/jobs/{jobs[1]['id']}/cancel").get_json()["data"]
     assert cancelled["status"] == "cancelled" and cancelled["sources_deleted_at"]
-    assert job_state(uploader, jobs[2]["id"])["queue_position"] == 1
+    assert job_state(uploader, jobs[2]["id"])["queue_position"] == 2
     again = uploader.call("POST", f"/api/v1/jobs/{jobs[1]['id']}/cancel")
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "job_already_finished"
     assert dbx.count(DeletionReceipt, DeletionReceipt.reason == "job_cancelled") == 1
