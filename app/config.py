@@ -243,8 +243,9 @@ class BaseConfig:
         self.OPERATOR_EMAIL = env_str("OPERATOR_EMAIL", "miaohua_server@sensetime.com")
         self.PROCESSORS = _processors(env_str("PROCESSORS_FILE"))
         self.MINOR_AGE = env_int("MINOR_AGE", 14)  # below this, a guardian must consent (§9)
-        # §8: requests are answered within this many working days; holidays and make-up workdays (调休)
-        # are comma-separated ISO dates, to update each year from the State Council's notice.
+        # §8: requests are answered within this many working days, counted on Beijing dates with China's
+        # holidays and make-up workdays (调休) from the pinned `chinese-calendar` package (app/core/chinatime.py).
+        # These comma-separated ISO dates override it, and declare a year the package does not know yet.
         self.RIGHTS_RESPONSE_WORKING_DAYS = env_int("RIGHTS_RESPONSE_WORKING_DAYS", 15)
         self.PUBLIC_HOLIDAYS = env_str("PUBLIC_HOLIDAYS", "")  # e.g. "2026-10-01,2026-10-02"
         self.EXTRA_WORKDAYS = env_str("EXTRA_WORKDAYS", "")
