@@ -210,6 +210,13 @@ class BaseConfig:
         self.SUBSCRIBE_TEMPLATE_JOB_DONE = env_str("SUBSCRIBE_TEMPLATE_JOB_DONE",
                                                    "job-done-template" if self.WECHAT_SANDBOX else None)
         self.SUBSCRIBE_MINIPROGRAM_STATE = env_str("SUBSCRIBE_MINIPROGRAM_STATE", "developer")
+        # Notices to users (app/notices, docs/incident-response.md): the subscribe template (thing1 title,
+        # thing2 text, time3 Beijing time; unset: in-app and SMS only), staff sends per window, job batches.
+        self.SUBSCRIBE_TEMPLATE_NOTICE = env_str("SUBSCRIBE_TEMPLATE_NOTICE",
+                                                 "notice-template" if self.WECHAT_SANDBOX else None)
+        self.NOTICE_SEND_RATE_LIMIT = env_str("NOTICE_SEND_RATE_LIMIT", "3/hour,10/day")
+        self.NOTICE_BATCH_SIZE = env_int("NOTICE_BATCH_SIZE", 200)
+        self.NOTICE_JOB_TIMEOUT_S = env_int("NOTICE_JOB_TIMEOUT_S", 3600)  # a timed-out job resumes when re-sent
         self.FACE_CHECK_ENABLED = env_bool("FACE_CHECK_ENABLED", True)
         self.CONTENT_CHECK_ENABLED = env_bool("CONTENT_CHECK_ENABLED", True)
         self.CONTENT_CHECK_TIMEOUT_S = env_int("CONTENT_CHECK_TIMEOUT_S", 600)

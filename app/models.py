@@ -6,6 +6,7 @@ from app.core.objects import StoredObject
 from app.generation.models import GenerationJob, GenerationResult
 from app.ops.models import QueueProbe
 from app.orders.models import CreditUse, Entitlement, Order, OrderEvent, ProcessedNotification, Refund
+from app.notices.models import Notice, NoticeDelivery
 from app.privacy.deletion_log import DeletionLogEntry
 from app.privacy.export_models import DataExport
 from app.privacy.models import DeletionReceipt, OperationLog
@@ -27,6 +28,8 @@ __all__ = [
     "GenerationResult",
     "GuardianConsent",
     "LoginSession",
+    "Notice",
+    "NoticeDelivery",
     "OperationLog",
     "Order",
     "OrderEvent",

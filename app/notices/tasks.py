@@ -1,0 +1,12 @@
+"""The notice-sending job: thin; the rules are in ``services.deliver``."""
+
+from __future__ import annotations
+
+from app.core.jobs import DEFAULT_QUEUE, task
+
+from . import services
+
+
+@task(DEFAULT_QUEUE, timeout="NOTICE_JOB_TIMEOUT_S")
+def send_notice(notice_id: int) -> dict[str, int]:
+    return services.deliver(notice_id)
