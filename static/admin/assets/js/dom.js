@@ -98,6 +98,8 @@ const STATUS = {
   pending: ["待处理", "pending", "warn"], completed: ["已完成", "completed", "ok"], rejected: ["已拒绝", "rejected", ""],
   // users
   active: ["正常", "active", "ok"], blocked: ["已封禁", "blocked", "bad"],
+  // notices
+  draft: ["草稿", "draft", ""], sending: ["发送中", "sending", "warn"], sent: ["已发送", "sent", "ok"],
 };
 
 export function statusBadge(status) {
