@@ -4,9 +4,9 @@ from app.accounts.models import Device, LoginSession, RiskFlag, SmsCode, User, W
 from app.consent.models import AgeDeclaration, ConsentRecord, GuardianConsent, PolicyVersion
 from app.core.objects import StoredObject
 from app.generation.models import GenerationJob, GenerationResult
+from app.notices.models import Notice, NoticeDelivery
 from app.ops.models import QueueProbe
 from app.orders.models import CreditUse, Entitlement, Order, OrderEvent, ProcessedNotification, Refund
-from app.notices.models import Notice, NoticeDelivery
 from app.privacy.deletion_log import DeletionLogEntry
 from app.privacy.export_models import DataExport
 from app.privacy.models import DeletionReceipt, OperationLog
