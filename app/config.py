@@ -216,7 +216,8 @@ class BaseConfig:
                                                  "notice-template" if self.WECHAT_SANDBOX else None)
         self.NOTICE_SEND_RATE_LIMIT = env_str("NOTICE_SEND_RATE_LIMIT", "3/hour,10/day")
         self.NOTICE_BATCH_SIZE = env_int("NOTICE_BATCH_SIZE", 200)
-        self.NOTICE_JOB_TIMEOUT_S = env_int("NOTICE_JOB_TIMEOUT_S", 3600)  # a timed-out job resumes when re-sent
+        self.NOTICE_JOB_TIMEOUT_S = env_int("NOTICE_JOB_TIMEOUT_S", 3600)  # a timed-out job resumes (below)
+        self.NOTICE_RESUME_INTERVAL_S = env_int("NOTICE_RESUME_INTERVAL_S", 300)  # re-queue stalled sendings
         self.FACE_CHECK_ENABLED = env_bool("FACE_CHECK_ENABLED", True)
         self.CONTENT_CHECK_ENABLED = env_bool("CONTENT_CHECK_ENABLED", True)
         self.CONTENT_CHECK_TIMEOUT_S = env_int("CONTENT_CHECK_TIMEOUT_S", 600)

@@ -13,7 +13,7 @@ from app.accounts import services as accounts
 from app.core import ratelimit
 from app.core.db import utcnow
 from app.core.errors import NotFound, ValidationFailed
-from app.core.jobs import require_queue
+from app.core.jobs import enqueue_now, redis_connection, require_queue
 from app.extensions import db
 
 from . import audience, channels
@@ -192,6 +192,29 @@ def _deliver_one(notice: Notice, delivery_id: int) -> None:
     delivery.done_at = utcnow()
     db.session.commit()
     db.session.refresh(notice)
+
+
+def resume_stalled() -> int:
+    """Re-queue every notice still ``sending`` whose job is no longer queued or running (a worker died, the job
+    failed or timed out); the job resumes where it stopped. The periodic ``notices.resume`` runs this."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    from .tasks import send_notice
+
+    resumed = 0
+    for notice in db.session.scalars(select(Notice).where(Notice.status == NoticeStatus.SENDING)):
+        try:
+            state = Job.fetch(job_id_for(notice), connection=redis_connection()).get_status()
+        except NoSuchJobError:
+            state = None
+        if state in ("queued", "started", "deferred", "scheduled"):
+            continue
+        enqueue_now(send_notice, notice.id, job_id=job_id_for(notice))
+        resumed += 1
+    if resumed:
+        log.warning("stalled notices re-queued", extra={"count": resumed})
+    return resumed
 
 
 def progress(notice: Notice) -> dict[str, int]:

@@ -223,3 +223,26 @@ def test_the_cli_writes_and_sends_a_notice_once(people, app, client, run_default
     assert window.exit_code == 0, window.output
     stored = dbx.one(select(Notice).where(Notice.public_id == window.output.strip()))
     assert stored.window_start == datetime(2026, 11, 30, 16, tzinfo=UTC)  # 00:00 Beijing time
+
+
+def test_a_sending_whose_job_died_is_resumed_by_the_periodic_sweep(people, staff, client, run_default_queue, app,
+                                                                   monkeypatch):
+    from app.notices import channels, services
+    from app.ops.periodic import PERIODIC_JOBS
+
+    def crash(notice, uid):
+        raise RuntimeError("worker lost")
+
+    monkeypatch.setattr(channels, "send_sms", crash)
+    officer = staff("privacy_officer")
+    notice = create(officer)
+    officer.post(f"{NOTICES}/{notice['id']}/send")
+    run_default_queue()  # the job fails
+    monkeypatch.undo()  # the channel works again
+    with app.app_context():
+        assert services.resume_stalled() == 1
+        assert services.resume_stalled() == 0  # queued now: not twice
+    run_default_queue()
+    done = officer.get(f"{NOTICES}/{notice['id']}").get_json()["data"]
+    assert done["status"] == "sent" and done["done"] == 3 and len(sms_texts(client, "13933334444")) == 1
+    assert "notices.resume" in {job.id for job in PERIODIC_JOBS}
