@@ -46,7 +46,7 @@ def test_a_privacy_officer_writes_and_sends_an_incident_notice(browser, live_ser
     notice = dbx.one(select(Notice))
     assert notice.window_start == start.astimezone(UTC) and notice.window_end == end.astimezone(UTC)  # Beijing time
     assert uploader.get("/api/v1/me/notices").get_json()["data"]["notices"] == []
-    console.shot("notices-01-draft")
+    console.shot("14-notices-draft")
 
     page.click(f"#notices-list tr[data-key='{notice.public_id}'] [data-action=send]")
     page.locator("#dialog").wait_for(state="visible")
@@ -59,7 +59,7 @@ def test_a_privacy_officer_writes_and_sends_an_incident_notice(browser, live_ser
     sent = page.locator(f"#notices-list tr[data-key='{notice.public_id}']")
     sent.locator("[data-status=sent]").wait_for()
     assert "1/1" in sent.text_content() and sent.locator("[data-action=send]").count() == 0
-    console.shot("notices-02-sent")
+    console.shot("15-notices-sent")
 
     inbox = uploader.get("/api/v1/me/notices").get_json()["data"]
     assert inbox["unread"] == 1 and inbox["notices"][0]["title"] == "照片存储安全事件通知"
