@@ -168,6 +168,17 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_console.bp)
     consent_guards.exempt(admin_console.bp)
     consent_guards.exempt(staff_views.bp, staff_manage_views.bp)  # staff never accept the user policy
+    from app.notices import cli as notices_cli
+    from app.notices import lifecycle as notices_lifecycle
+    from app.notices import staff_views as notices_staff_views
+    from app.notices import views as notices_views
+
+    # Notices (incidents, company transfer, shutdown) reach users whether or not they accepted the current policy.
+    app.register_blueprint(notices_views.bp)
+    app.register_blueprint(notices_staff_views.bp)
+    app.register_blueprint(notices_cli.bp)
+    consent_guards.exempt(notices_views.bp, notices_staff_views.bp)
+    notices_lifecycle.connect()  # deliveries go with a cancelled account; the lead may move this to the registry
     from app import monitoring  # /metrics (token-protected), request metrics, job/payment event counters
     from app.monitoring import views as monitoring_views
 

@@ -125,6 +125,7 @@ class BaseConfig:
             "WECHAT_PUSH_TOKEN": SANDBOX_PUSH_TOKEN if sandbox else None,
             "WECHAT_PUSH_AES_KEY": SANDBOX_PUSH_AES_KEY if sandbox else None,
             "SUBSCRIBE_TEMPLATE_JOB_DONE": "job-done-template" if sandbox else None,
+            "SUBSCRIBE_TEMPLATE_NOTICE": "notice-template" if sandbox else None,
             "METRICS_TOKEN": "dev-metrics-token" if sandbox else None,
             "STORAGE_LOCAL_ROOT": str(instance / "objects"),
             "WECHAT_SANDBOX_PAY_KEYS_DIR": str(instance / "wechat_sandbox_pay"),

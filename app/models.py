@@ -4,6 +4,7 @@ from app.accounts.models import Device, LoginSession, RiskFlag, SmsCode, User, W
 from app.consent.models import AgeDeclaration, ConsentRecord, GuardianConsent, PolicyVersion
 from app.core.objects import StoredObject
 from app.generation.models import GenerationJob, GenerationResult
+from app.notices.models import Notice, NoticeDelivery
 from app.ops.models import QueueProbe
 from app.orders.models import CreditUse, Entitlement, Order, OrderEvent, ProcessedNotification, Refund
 from app.privacy.deletion_log import DeletionLogEntry
@@ -27,6 +28,8 @@ __all__ = [
     "GenerationResult",
     "GuardianConsent",
     "LoginSession",
+    "Notice",
+    "NoticeDelivery",
     "OperationLog",
     "Order",
     "OrderEvent",

@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     SUBSCRIBE_TEMPLATE_JOB_DONE: str | None = setting(
         None, "Subscribe-message template of 'job finished' (unset: none sent)", group="wechat",
         derived="the sandbox's template with the sandbox on")
+    SUBSCRIBE_TEMPLATE_NOTICE: str | None = setting(
+        None, "Subscribe-message template of staff notices (thing1 title, thing2 text, time3); unset: in-app and "
+        "SMS only", group="wechat", derived="the sandbox's notice-template with the sandbox on")
     SUBSCRIBE_MINIPROGRAM_STATE: Literal["developer", "trial", "formal"] = setting(
         "developer", "Which mini-program version a subscribe message opens", group="wechat", example="formal")
 
@@ -220,9 +223,16 @@ class Settings(BaseSettings):
     MINOR_AGE: Positive = setting(14, "Below this age a guardian must consent (§9)", group="policy")
     RIGHTS_RESPONSE_WORKING_DAYS: Positive = setting(15, "Working days to answer a rights request (§8)",
                                                      group="policy")
-    PUBLIC_HOLIDAYS: str = setting("", "Extra statutory holidays, ISO dates, comma-separated", group="policy")
-    EXTRA_WORKDAYS: str = setting("", "Extra adjusted working days (调休), ISO dates, comma-separated",
+    PUBLIC_HOLIDAYS: str = setting("", "Statutory holidays overriding the chinese-calendar package (or declaring a "
+                                   "year it does not know), ISO dates, comma-separated", group="policy")
+    EXTRA_WORKDAYS: str = setting("", "Adjusted working days (调休) overriding the package, ISO dates, comma-separated",
                                   group="policy")
+    NOTICE_SEND_RATE_LIMIT: str = setting("3/hour,10/day", "Notices a staff member may send (app/notices)",
+                                          group="policy")
+    NOTICE_BATCH_SIZE: Positive = setting(200, "Users per transaction when a notice is sent", group="policy")
+    NOTICE_JOB_TIMEOUT_S: Positive = setting(3600, "Time limit of a sending job (it resumes after)", group="policy")
+    NOTICE_RESUME_INTERVAL_S: Positive = setting(300, "Seconds between re-queues of stalled sendings",
+                                                 group="policy")
 
     # --- accounts, staff, limits, monitoring ----------------------------------------------------------------
     SESSION_TTL_DAYS: Positive = setting(30, "Days a login session lives", group="accounts")

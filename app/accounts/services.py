@@ -279,3 +279,38 @@ def unblock_user(user: User) -> None:
     user.status = UserStatus.ACTIVE
     user.blocked_reason = None
     db.session.commit()
+
+
+def user_ids_page(after_id: int, limit: int) -> list[int]:
+    """Every account's id, in pages (keyset on the id: never the whole table at once)."""
+    return list(db.session.scalars(select(User.id).where(User.id > after_id).order_by(User.id).limit(limit)))
+
+
+def user_ids_with_phone_between(since, until) -> list[int]:
+    """Users whose phone was bound at some moment in [since, until]: bound by ``until`` and still bound (an
+    unbound or replaced number leaves no trace to go by; ``since`` is accepted for the common signature)."""
+    return list(db.session.scalars(select(User.id).where(User.phone_hash.is_not(None),
+                                                         User.phone_bound_at <= until)))
+
+
+def user_ids_for_public_ids(public_ids: list[str]) -> dict[str, int]:
+    """``{public_id: id}`` for the accounts that exist among ``public_ids``."""
+    return dict(db.session.execute(select(User.public_id, User.id).where(User.public_id.in_(public_ids))).all())
+
+
+def public_ids_for(user_ids: list[int]) -> dict[int, str]:
+    return dict(db.session.execute(select(User.id, User.public_id).where(User.id.in_(user_ids))).all())
+
+
+def subscribe_openid(user_id: int) -> str | None:
+    """The user's openid for this mini-program, decrypted only for a subscribe message (None: no WeChat login)."""
+    identity = db.session.scalar(select(WechatIdentity).where(
+        WechatIdentity.user_id == user_id, WechatIdentity.appid == current_app.config["WECHAT_APPID"])
+        .order_by(WechatIdentity.id.desc()).limit(1))
+    return open_text(identity.openid_ciphertext, OPENID_PURPOSE) if identity is not None else None
+
+
+def phone_for_notice(user_id: int) -> str | None:
+    """The bound phone number in clear, only to send a notice by SMS (None: no phone bound)."""
+    user = db.session.get(User, user_id)
+    return phones.open_phone(user.phone_ciphertext) if user is not None and user.phone_ciphertext else None

@@ -104,3 +104,18 @@ def verify_code(phone_key: str, purpose: str, code: str) -> None:
         db.session.commit()
         raise SmsCodeInvalid()
     record.consumed_at = now
+
+
+def send_notice(phone: str, text: str) -> None:
+    """Send a notice's text by SMS (an announcement, not a code). ``SmsUnavailable`` when no provider is set."""
+    provider = current_app.config["SMS_PROVIDER"]
+    if provider == "sandbox":
+        key = SANDBOX_OUTBOX_KEY.format(phone=phone)
+        pipe = redis_connection().pipeline()
+        pipe.lpush(key, json.dumps({"code": None, "text": text, "sent_at": utcnow().isoformat()}))
+        pipe.ltrim(key, 0, 9)
+        pipe.expire(key, 24 * 3600)
+        pipe.execute()
+        log.info("sms notice delivered to the sandbox outbox")
+        return
+    raise SmsUnavailable("No SMS provider is configured.")

@@ -11,6 +11,7 @@ from flask import Blueprint
 from sqlalchemy import select
 
 from app.accounts.models import User
+from app.core import chinatime
 from app.core.api import endpoint
 from app.core.db import utcnow
 from app.extensions import db
@@ -35,7 +36,8 @@ def request_out(request: DeletionRequest, public_ids: dict[int, str], now=None) 
         id=request.public_id, user_id=public_ids.get(request.user_id) if request.user_id else None, kind=request.kind,
         categories=request.categories.split(","), channel=request.channel, ticket_id=request.ticket_ref,
         note=rights.note_of(request), status=request.status, rejected_reason=request.rejected_reason,
-        created_at=request.created_at, due_at=request.due_at, completed_at=request.completed_at,
+        created_at=request.created_at, due_at=request.due_at, due_date=chinatime.beijing_date(request.due_at),
+        completed_at=request.completed_at,
         overdue=rights.is_overdue(request, now),
         days_left=rights.working_days_left(request, now) if request.status == "pending" else None)
 
@@ -60,8 +62,9 @@ def _check_ticket(ticket_id: str, user: User) -> None:
 @bp.post("/rights-requests")
 @staff_required(Permission.RIGHTS_PROCESS)
 @endpoint("Queue a deletion or cancellation request received by email, phone or ticket", body=RightsRequestIn,
-          response=RightsRequestOut, status=201, tags=TAGS, errors=[401, 403, 404, 409, 422],
-          description="due_at is 15 working days from now (public holidays and make-up workdays counted). "
+          response=RightsRequestOut, status=201, tags=TAGS, errors=[401, 403, 404, 409, 422, 503],
+          description="due_at is 15 working days from now on China's calendar (Beijing dates, statutory holidays and "
+                      "make-up workdays counted; calendar_out_of_range past the known years). "
                       "Errors: user_not_found, ticket_not_found, ticket_mismatch, rights_request_already_pending, "
                       "validation_error (categories for a cancellation, none for a deletion, a ticket channel "
                       "without ticket_id).")

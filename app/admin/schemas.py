@@ -6,7 +6,7 @@ exception, ``UnmaskedOut``, is the answer to an audited unmask request for one f
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -180,6 +180,7 @@ class RightsRequestOut(BaseModel):
     rejected_reason: str | None
     created_at: datetime
     due_at: datetime
+    due_date: date = Field(description="The due date on China's calendar (Beijing date; due until its end)")
     completed_at: datetime | None
     overdue: bool
     days_left: int | None = Field(description="Working days until due_at (negative: overdue); null once answered")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template_string
 
+from app.core.chinatime import beijing_date
+
 from . import policy
 
 bp = Blueprint("policy_pages", __name__)
@@ -30,8 +32,9 @@ def _render(title: str, body: str):
 
 def _version_body(version) -> str:
     meta = render_template_string(
-        '<p class="meta">版本 {{ v.id }} · 生效日期 {{ v.effective_at.date() }}{% if v.major %} · 重大变更{% endif %}'
-        '{% if v.summary %} · 变更摘要：{{ v.summary }}{% endif %}</p>', v=version)
+        '<p class="meta">版本 {{ v.id }} · 生效日期 {{ beijing_date(v.effective_at) }}'
+        '{% if v.major %} · 重大变更{% endif %}'
+        '{% if v.summary %} · 变更摘要：{{ v.summary }}{% endif %}</p>', v=version, beijing_date=beijing_date)
     return meta + policy.render_html(version.text_md)
 
 
@@ -49,7 +52,7 @@ def version_page(version_id: str):
 
 _ARCHIVE = """<h1>个人信息保护政策历史版本</h1><ul>{% for v in versions %}<li>
 <a href="{{ url_for('policy_pages.version_page', version_id=v.id) }}">{{ v.id }}</a>
-生效 {{ v.effective_at.date() }}{% if v.major %}（重大变更）{% endif %} {{ v.summary }}</li>{% endfor %}</ul>"""
+生效 {{ beijing_date(v.effective_at) }}{% if v.major %}（重大变更）{% endif %} {{ v.summary }}</li>{% endfor %}</ul>"""
 
 _PROCESSORS = """<h1>第三方 SDK 与合作方清单</h1><table>
 <tr><th>名称</th><th>公司</th><th>目的</th><th>信息</th><th>隐私政策</th></tr>
@@ -59,7 +62,8 @@ _PROCESSORS = """<h1>第三方 SDK 与合作方清单</h1><table>
 
 @bp.get("/privacy/versions")
 def archive_page():
-    return _render("历史版本", render_template_string(_ARCHIVE, versions=policy.all_versions()))
+    return _render("历史版本", render_template_string(_ARCHIVE, versions=policy.all_versions(),
+                                                      beijing_date=beijing_date))
 
 
 @bp.get("/privacy/processors")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import markdown
@@ -11,6 +11,7 @@ import nh3
 from flask import current_app
 from sqlalchemy import func, select
 
+from app.core import chinatime
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, ServiceUnavailable
 from app.extensions import db
@@ -51,7 +52,12 @@ def ensure_initial_version() -> PolicyVersion | None:
         return None
     text = (POLICY_TEXTS / f"{INITIAL_VERSION_ID}.zh.md").read_text(encoding="utf-8")
     return publish(INITIAL_VERSION_ID, text, major=True, summary="首个版本。",
-                   effective_at=datetime(2024, 7, 3, tzinfo=UTC))
+                   effective_at=effective_at_for(date.fromisoformat(INITIAL_VERSION_ID)))
+
+
+def effective_at_for(day: date) -> datetime:
+    """A version announced for a date takes effect at 00:00 Beijing time that day (16:00 UTC the day before)."""
+    return chinatime.beijing_midnight(day)
 
 
 def current() -> PolicyVersion:

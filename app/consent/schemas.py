@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -31,6 +31,7 @@ class PolicySummaryOut(BaseModel):
     id: str
     title: str
     effective_at: datetime
+    effective_date: date = Field(description="The day it takes effect, in Beijing (from 00:00 Beijing time)")
     major: bool
     summary: str
     url: str

@@ -6,6 +6,7 @@ from flask import Blueprint, url_for
 from flask_login import current_user
 
 from app.accounts.auth import login_required
+from app.core import chinatime
 from app.core.api import API_PREFIX, endpoint
 
 from . import policy, services
@@ -42,6 +43,7 @@ CHANNEL = "miniprogram"
 
 def summary_out(version: PolicyVersion) -> PolicySummaryOut:
     return PolicySummaryOut(id=version.id, title=version.title, effective_at=version.effective_at,
+                            effective_date=chinatime.beijing_date(version.effective_at),
                             major=version.major, summary=version.summary,
                             url=url_for("policy_pages.version_page", version_id=version.id))
 

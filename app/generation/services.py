@@ -223,3 +223,10 @@ def sweep(now=None) -> dict[str, int]:
     if any(counts.values()):
         log.warning("generation jobs recovered", extra=counts)
     return counts
+
+
+def user_ids_with_results_between(since, until) -> list[int]:
+    """Users who had a generated result stored at some moment in [since, until] (notices)."""
+    return list(db.session.scalars(select(GenerationResult.user_id).distinct().where(
+        GenerationResult.created_at <= until,
+        (GenerationResult.deleted_at.is_(None)) | (GenerationResult.deleted_at >= since))))

@@ -21,6 +21,7 @@ from rq.utils import now
 
 from app.core.jobs import Task
 from app.generation.tasks import sweep_generation_jobs
+from app.notices.tasks import resume_stalled_notices
 from app.orders.tasks import reconcile_orders
 from app.privacy.retention_tasks import run_retention_sweep
 from app.uploads.tasks import sweep_uploads
@@ -38,6 +39,7 @@ PERIODIC_JOBS = (
     PeriodicJob("generation.sweep", sweep_generation_jobs, "SWEEP_GENERATION_INTERVAL_S"),
     PeriodicJob("orders.reconcile", reconcile_orders, "RECONCILE_ORDERS_INTERVAL_S"),
     PeriodicJob("privacy.retention", run_retention_sweep, "RETENTION_SWEEP_INTERVAL_S"),
+    PeriodicJob("notices.resume", resume_stalled_notices, "NOTICE_RESUME_INTERVAL_S"),
 )
 
 

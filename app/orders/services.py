@@ -317,3 +317,10 @@ def _settle_refund(refund: Refund, wechat_status: str) -> None:
         transition(order, OrderStatus.FULFILLED if order.fulfilled_at else OrderStatus.PAID, "refund_closed")
         for entitlement in db.session.scalars(select(Entitlement).where(Entitlement.order_id == order.id)):
             entitlement.revoked_at = None
+
+
+def user_ids_with_orders_between(since, until) -> list[int]:
+    """Users with an order placed by ``until`` (orders are kept 3 years, so it still existed in [since, until]);
+    orders of cancelled accounts have no user any more (notices)."""
+    return list(db.session.scalars(select(Order.user_id).distinct().where(
+        Order.created_at <= until, Order.user_id.is_not(None))))

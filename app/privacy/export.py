@@ -280,6 +280,10 @@ def build_archive(user_id: int, exported_at: datetime | None = None) -> bytes:
 
     tickets = tickets_of(user_id)
     archive.add_json("support_tickets.json", "support_tickets", {"tickets": tickets}, records=len(tickets))
+    from app.notices.lifecycle import notices_of
+
+    notices = notices_of(user_id)
+    archive.add_json("notices.json", "notices", {"notices": notices}, records=len(notices))
     return archive.close(user.public_id)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select, update
 from app.accounts import phones, sessions, sms
 from app.accounts.models import Device, LoginSession, SmsCode, User, WechatIdentity
 from app.consent.models import ConsentRecord
-from app.core import events, objects
+from app.core import chinatime, events, objects
 from app.core.crypto import open_text, seal_text
 from app.core.db import utcnow
 from app.core.errors import ApiError, Conflict, NotFound, ValidationFailed
@@ -34,7 +34,6 @@ from app.uploads.models import Upload
 
 from .models import DeletionReceipt, DeletionRequest, OperationLog
 from .receipts import write_receipt
-from .workdays import add_working_days, parse_dates
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +85,10 @@ def holdings(user: User) -> list[Category]:
 # --- deleting categories -------------------------------------------------------------------------
 
 def due_date(start=None):
-    config = current_app.config
-    return add_working_days(start or utcnow(), config["RIGHTS_RESPONSE_WORKING_DAYS"],
-                            parse_dates(config["PUBLIC_HOLIDAYS"]), parse_dates(config["EXTRA_WORKDAYS"]))
+    """15 working days (§8) on Beijing dates with China's holidays, due until the end of that day
+    (past the calendar's known years: Monday to Friday, which can only be earlier, never a refusal)."""
+    days = current_app.config["RIGHTS_RESPONSE_WORKING_DAYS"]
+    return chinatime.add_working_days_at_the_latest(start or utcnow(), days)
 
 
 def _check_categories(categories: list[str]) -> None:
@@ -296,16 +296,12 @@ def is_overdue(request: DeletionRequest, now: datetime | None = None) -> bool:
 
 
 def working_days_left(request: DeletionRequest, now: datetime | None = None) -> int:
-    """Working days from today to the due date (0 on the due day); negative once overdue."""
-    config = current_app.config
-    holidays, extra = parse_dates(config["PUBLIC_HOLIDAYS"]), parse_dates(config["EXTRA_WORKDAYS"])
-    today, due = (now or utcnow()).date(), request.due_at.date()
-
-    def working_days(start: date, end: date) -> int:  # in (start, end]
-        days = (start + timedelta(days=n) for n in range(1, (end - start).days + 1))
-        return sum((d.weekday() < 5 or d in extra) and d not in holidays for d in days)
-
-    return working_days(today, due) if due >= today else -working_days(due, today)
+    """Working days from today to the due date (0 on the due day); negative once overdue (Beijing dates)."""
+    try:
+        return chinatime.working_days_between(chinatime.beijing_date(now or utcnow()),
+                                              chinatime.beijing_date(request.due_at))
+    except chinatime.CalendarOutOfRange:  # next year's calendar unknown: plain days, the safe side
+        return (chinatime.beijing_date(request.due_at) - chinatime.beijing_date(now or utcnow())).days
 
 
 def queue_counts(now: datetime | None = None) -> dict[str, int]:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from flask import Blueprint
@@ -8,6 +8,7 @@ from flask_login import current_user
 from pydantic import BaseModel, Field
 
 from app.accounts.auth import login_required
+from app.core import chinatime
 from app.core.api import API_PREFIX, endpoint
 
 from . import rights
@@ -21,6 +22,7 @@ class ReceiptOut(BaseModel):
     subject_id: str
     reason: str
     deleted_at: datetime
+    deleted_at_beijing: str = Field(description="When, as shown to the user: Beijing time, YYYY-MM-DD HH:MM")
 
 
 class ReceiptsOut(BaseModel):
@@ -33,7 +35,9 @@ class ReceiptsOut(BaseModel):
           auth=True, tags=("privacy",))
 def deletion_receipts():
     return ReceiptsOut(receipts=[ReceiptOut(data_kind=r.data_kind, subject_id=r.subject_id, reason=r.reason,
-                                            deleted_at=r.deleted_at) for r in receipts_of(current_user.id)])
+                                            deleted_at=r.deleted_at,
+                                            deleted_at_beijing=chinatime.format_beijing(r.deleted_at))
+                                 for r in receipts_of(current_user.id)])
 
 
 class OperationOut(BaseModel):
@@ -80,7 +84,8 @@ class DeletionRequestOut(BaseModel):
     categories: list[str]
     status: str
     created_at: datetime
-    due_at: datetime = Field(description="15 working days after the request (§8)")
+    due_at: datetime = Field(description="15 working days after the request (§8): the end of due_date in Beijing")
+    due_date: date = Field(description="The date to show: the 15th working day on China's calendar (Beijing date)")
     completed_at: datetime | None
 
 
@@ -99,6 +104,7 @@ class CancelIn(BaseModel):
 def request_out(request) -> DeletionRequestOut:
     return DeletionRequestOut(id=request.public_id, categories=request.categories.split(","), status=request.status,
                               created_at=request.created_at, due_at=request.due_at,
+                              due_date=chinatime.beijing_date(request.due_at),
                               completed_at=request.completed_at)
 
 
@@ -119,7 +125,7 @@ def my_data():
 @bp.post("/me/deletion-requests")
 @login_required
 @endpoint("Delete categories of my data now (§8(2))", body=DeletionRequestIn, response=DeletionRequestOut,
-          status=201, auth=True, tags=("privacy",), errors=[422, 429])
+          status=201, auth=True, tags=("privacy",), errors=[422, 429, 503])
 def create_deletion_request(body: DeletionRequestIn):
     return request_out(rights.request_deletion(current_user, list(body.categories)))
 

@@ -25,6 +25,7 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"
     STAFF_MANAGE = "staff.manage"
     DASHBOARD_READ = "dashboard.read"
+    NOTICES_SEND = "notices.send"  # write and send notices to users (incidents, transfer, shutdown)
 
 
 class Role(StrEnum):
@@ -41,7 +42,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
                              P.ORDERS_READ, P.DASHBOARD_READ}),
     Role.FINANCE: frozenset({P.ORDERS_READ, P.ORDERS_REFUND, P.TICKETS_READ, P.DASHBOARD_READ}),
     Role.PRIVACY_OFFICER: frozenset({P.RIGHTS_READ, P.RIGHTS_PROCESS, P.USERS_READ, P.USERS_UNMASK,
-                                     P.DASHBOARD_READ}),
+                                     P.DASHBOARD_READ, P.NOTICES_SEND}),
     Role.AUDITOR: frozenset({P.AUDIT_READ, P.DASHBOARD_READ}),
     Role.ADMIN: frozenset({P.STAFF_MANAGE, P.DASHBOARD_READ}),
 }

@@ -174,3 +174,9 @@ def sweep(now=None) -> dict[str, int]:
     if any(counts.values()):
         log.info("uploads swept", extra=counts)
     return counts
+
+
+def user_ids_with_uploads_between(since, until) -> list[int]:
+    """Users who had an upload stored at some moment in [since, until] (notices: who an incident concerns)."""
+    return list(db.session.scalars(select(Upload.user_id).distinct().where(
+        Upload.created_at <= until, (Upload.deleted_at.is_(None)) | (Upload.deleted_at >= since))))

@@ -40,6 +40,7 @@ OWNED_BY_THE_CALLER = {
     "orders.sync_order": "order",
     "orders.refund_order": "order",
     "support.add_message": "ticket",
+    "notices.mark_read": "notice",
     "generation.cancel_job": "job",
     "orders.cancel_order": "order",
     "support.close_ticket": "ticket",
@@ -98,6 +99,21 @@ def bob(client, wechat_sandbox) -> Phone:
     return other
 
 
+def notice_for(app, user_public_id: str) -> str:
+    """A notice sent to that user alone (staff write it; the default queue delivers it)."""
+    from app.extensions import db
+    from app.notices import services
+
+    with app.app_context():
+        notice = services.create(services.Draft(kind="incident", title="通知", body="内容", audience="users",
+                                                user_ids=(user_public_id,)), None)
+        services.send(notice, None, limit_subject="tests")
+        db.session.commit()
+        public_id = notice.public_id
+    run_queue(app, "default")
+    return public_id
+
+
 def alice_objects(alice: Phone, app, sample_jpeg, client, wechat_sandbox) -> dict[str, str]:
     upload_ids = [post_photo(alice, sample_jpeg).get_json()["data"]["id"] for _ in range(3)]
     job = alice.call("POST", "/api/v1/jobs", json={"style": "pop_art", "uploads": [upload_ids[0]]}).get_json()
@@ -112,7 +128,8 @@ def alice_objects(alice: Phone, app, sample_jpeg, client, wechat_sandbox) -> dic
     second_device.login()
     sessions = alice.get("/api/v1/me/sessions").get_json()["data"]["sessions"]
     other_session = next(s["id"] for s in sessions if not s["current"])
-    return {"upload": upload_ids[2], "spare_upload": upload_ids[2], "job": queued["data"]["id"],
+    notice = notice_for(app, alice.get("/api/v1/me").get_json()["data"]["id"])
+    return {"notice": notice, "upload": upload_ids[2], "spare_upload": upload_ids[2], "job": queued["data"]["id"],
             "result": result_id, "order": order["data"]["order"]["order_no"], "export": export["data"]["id"],
             "ticket": ticket["data"]["id"], "session": other_session}
 

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select, update
 
 from app.accounts.models import User
+from app.core.chinatime import BEIJING, add_working_days, beijing_date, is_working_day
 from app.core.db import utcnow
 from app.generation.models import GenerationResult
 from app.orders.models import Order
 from app.privacy.models import DeletionReceipt, DeletionRequest
-from app.privacy.workdays import add_working_days
 from tests.admin.conftest import audit_entries, error_code
 from tests.privacy.test_rights import seed_everything
 
@@ -36,8 +36,9 @@ def test_a_queued_request_is_due_in_15_working_days(user_id, staff, app, dbx):
     assert response.status_code == 201, response.get_json()
     data = response.get_json()["data"]
     created, due = datetime.fromisoformat(data["created_at"]), datetime.fromisoformat(data["due_at"])
-    assert due == add_working_days(created, 15, set(), set())
-    assert 19 <= (due - created).days <= 21  # three weeks of working days (less when asked on a weekend)
+    assert due == add_working_days(created, 15)  # China's calendar, Beijing dates (tests/core/test_chinatime.py)
+    assert due.astimezone(BEIJING).time().replace(microsecond=0).isoformat() == "23:59:59"  # all that Beijing day
+    assert 18 <= (due - created).days <= 30  # three weeks of working days, more across a holiday
     assert data["status"] == "pending" and data["overdue"] is False and data["days_left"] == 15
     assert data["user_id"] == user_id and data["categories"] == ["results"] and data["channel"] == "email"
     assert data["note"] == "Email from the bound address; identity confirmed by SMS"
@@ -46,16 +47,16 @@ def test_a_queued_request_is_due_in_15_working_days(user_id, staff, app, dbx):
     [entry] = audit_entries(dbx, "rights.queue")
     assert entry.target_id == data["id"] and "identity" not in str(entry.details)
 
-    # A public holiday inside the period moves the due date by one working day.
-    first_weekday = next(d for d in (created.date() + timedelta(days=n) for n in range(1, 8)) if d.weekday() < 5)
-    app.config["PUBLIC_HOLIDAYS"] = first_weekday.isoformat()
+    # A holiday declared in the settings (a correction to the package) moves the due date by one working day.
+    today = beijing_date(created)
+    first_workday = next(d for d in (today + timedelta(days=n) for n in range(1, 15)) if is_working_day(d))
+    app.config["PUBLIC_HOLIDAYS"] = first_workday.isoformat()
     try:
         later = queue(officer, user_id, categories=["devices"], channel="phone").get_json()["data"]
     finally:
         app.config["PUBLIC_HOLIDAYS"] = ""
-    expected = add_working_days(datetime.fromisoformat(later["created_at"]), 15, {first_weekday}, set())
-    assert datetime.fromisoformat(later["due_at"]) == expected
-    assert expected.date() > add_working_days(created, 15, set(), set()).date()
+    later_due = beijing_date(datetime.fromisoformat(later["due_at"]))
+    assert later_due > beijing_date(due) or beijing_date(datetime.fromisoformat(later["created_at"])) != today
 
 
 def test_the_queue_is_sorted_by_due_date_and_flags_overdue_requests(user_id, staff, dbx):
@@ -176,14 +177,14 @@ def test_only_the_privacy_officer_handles_the_queue(user_id, staff, anonymous, d
 def test_working_days_left_counts_holidays_and_makeup_days(app_ctx):
     from app.privacy import rights
 
-    monday = datetime(2026, 9, 28, 10, tzinfo=UTC)
-    request = DeletionRequest(status="pending", due_at=monday + timedelta(days=7))  # the next Monday
-    assert rights.working_days_left(request, monday) == 5
-    app_ctx.config.update(PUBLIC_HOLIDAYS="2026-10-01")
+    # National Day 2026: 1-7 October off, Saturday 10 October a make-up working day (调休).
+    monday = datetime(2026, 9, 28, 2, tzinfo=UTC)  # 10:00 in Beijing
+    request = DeletionRequest(status="pending", due_at=datetime(2026, 10, 12, 15, 59, tzinfo=UTC))  # Monday 23:59
+    assert rights.working_days_left(request, monday) == 6  # 29, 30 Sep; 8, 9, 10 (Saturday), 12 Oct
+    assert rights.working_days_left(request, datetime(2026, 10, 12, 3, tzinfo=UTC)) == 0  # the due day itself
+    assert rights.working_days_left(request, datetime(2026, 10, 13, 17, tzinfo=UTC)) == -2  # 14 Oct in Beijing
+    app_ctx.config.update(PUBLIC_HOLIDAYS="2026-09-29")  # a correction declared in the settings
     try:
-        assert rights.working_days_left(request, monday) == 4
-        app_ctx.config.update(EXTRA_WORKDAYS="2026-10-03")
-        assert rights.working_days_left(request, monday) == 5  # one holiday, one make-up Saturday
-        assert rights.working_days_left(request, monday + timedelta(days=14)) == -5
+        assert rights.working_days_left(request, monday) == 5
     finally:
-        app_ctx.config.update(PUBLIC_HOLIDAYS="", EXTRA_WORKDAYS="")
+        app_ctx.config.update(PUBLIC_HOLIDAYS="")

@@ -93,7 +93,7 @@ def test_staff_answers_a_ticket_refunds_the_order_and_processes_a_deletion(brows
     console.shot("01-login")
     console.log_in("lin_lead")
     console.logged_in_as("lin_lead")
-    assert console.nav_sections() == ["dashboard", "tickets", "orders", "rights", "users"]  # no audit, no staff
+    assert console.nav_sections() == ["dashboard", "tickets", "orders", "rights", "users", "notices"]  # no audit, staff
 
     # Dashboard: tickets and rights requests waiting, the overdue alert.
     dashboard = console.loaded("dashboard")

@@ -59,3 +59,25 @@ def test_publishing_through_the_cli(app, tmp_path):
     again = runner.invoke(args=["policy", "publish", "2027-01-01", str(text), "--minor", "--summary", "x"])
     assert again.exit_code != 0  # a published version is never edited
     assert runner.invoke(args=["policy", "init"]).output.strip() == "a policy is already published"
+
+
+def test_an_effective_date_means_00_00_beijing_time_and_is_shown_as_the_beijing_date(app, client, tmp_path):
+    from datetime import UTC, datetime
+
+    from app.consent.models import PolicyVersion
+    from app.extensions import db
+
+    text = tmp_path / "policy.md"
+    text.write_text("# 新政策\n\n内容\n", encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["policy", "publish", "2026-10-08", str(text), "--minor",
+                                                "--summary", "措辞调整", "--effective", "2026-10-08"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        version = db.session.get(PolicyVersion, "2026-10-08")
+        assert version.effective_at == datetime(2026, 10, 7, 16, tzinfo=UTC)  # not 08:00 in Beijing
+        initial = db.session.get(PolicyVersion, "2024-07-04")
+        assert initial.effective_at == datetime(2024, 7, 3, 16, tzinfo=UTC)
+    assert "生效 2026-10-08" in client.get("/privacy/versions").get_data(as_text=True)
+    assert "生效日期 2026-10-08" in client.get("/privacy/versions/2026-10-08").get_data(as_text=True)
+    listed = client.get("/api/v1/policy/versions").get_json()["data"]["versions"]
+    assert {v["id"]: v["effective_date"] for v in listed}["2026-10-08"] == "2026-10-08"

@@ -18,8 +18,7 @@ from app.ops.periodic import LEASE_KEY_PREFIX, PERIODIC_JOBS, build_scheduler
 from tests.conftest import TEST_REDIS_URL, USES_REAL_REDIS, free_port, make_app
 
 ROOT = Path(__file__).resolve().parents[2]
-INTERVALS = ("SWEEP_UPLOADS_INTERVAL_S", "SWEEP_GENERATION_INTERVAL_S", "RECONCILE_ORDERS_INTERVAL_S",
-             "RETENTION_SWEEP_INTERVAL_S")
+INTERVALS = tuple(job.interval_setting for job in PERIODIC_JOBS)
 
 
 def maintenance_and_default_jobs(conn) -> list[str]:

@@ -37,7 +37,7 @@ from tests.privacy.conftest import run_queue
 
 JSON_FILES = {"README.md", "manifest.json", "profile.json", "devices.json", "sessions.json", "consents.json",
               "uploads.json", "jobs.json", "results.json", "orders.json", "operation_log.json",
-              "deletion_receipts.json", "support_tickets.json"}
+              "deletion_receipts.json", "support_tickets.json", "notices.json"}
 
 
 def path_of(url: str) -> str:

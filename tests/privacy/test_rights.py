@@ -5,11 +5,11 @@ from datetime import UTC, date, datetime
 from sqlalchemy import String, func, select
 
 from app.accounts.models import User, WechatIdentity
+from app.core.chinatime import add_working_days, beijing_date
 from app.core.objects import StoredObject
 from app.extensions import db
 from app.orders.models import Order
 from app.privacy.models import DeletionReceipt
-from app.privacy.workdays import add_working_days
 from tests.accounts.conftest import sms_code
 from tests.accounts.helpers import Phone
 from tests.generation.conftest import run_generation_queue, start_job, upload_ids
@@ -54,12 +54,13 @@ def test_deleting_categories_now_with_a_due_date(uploader, sample_jpeg, app, wec
     assert bad.status_code == 422
 
 
-def test_working_days_skip_weekends_and_holidays_and_count_makeup_days():
-    friday = datetime(2026, 9, 25, 10, tzinfo=UTC)
-    assert add_working_days(friday, 1, set(), set()).date() == date(2026, 9, 28)  # Monday
-    holidays = {date(2026, 9, 28)}
-    assert add_working_days(friday, 1, holidays, set()).date() == date(2026, 9, 29)
-    assert add_working_days(friday, 1, set(), {date(2026, 9, 26)}).date() == date(2026, 9, 26)  # make-up Saturday
+def test_working_days_skip_weekends_and_holidays_and_count_makeup_days(app_ctx):
+    # More in tests/core/test_chinatime.py. Thursday 2026-09-24: Friday 25th starts the Mid-Autumn holiday
+    # (25-27), Monday 28th is a working day; Sunday 2026-09-20 was a make-up working day (调休).
+    thursday = datetime(2026, 9, 24, 2, tzinfo=UTC)
+    assert beijing_date(add_working_days(thursday, 1)) == date(2026, 9, 28)
+    saturday = datetime(2026, 9, 19, 2, tzinfo=UTC)
+    assert beijing_date(add_working_days(saturday, 1)) == date(2026, 9, 20)
 
 
 def scan_for(values: set[str], user_id: int) -> list[str]:

@@ -91,7 +91,7 @@ export async function run(id, button, action) {
 
 export function when(iso) {
   if (!iso) return null;
-  return new Date(iso).toLocaleString("zh-CN", { hour12: false });
+  return new Date(iso).toLocaleString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai" });  // Beijing time, like the app
 }
 
 export function yuan(fen) { return `¥${(fen / 100).toFixed(2)}`; }

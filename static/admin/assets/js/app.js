@@ -7,6 +7,7 @@ import { append, bi, clear, errorBox, h } from "./dom.js";
 import renderAccount from "./views/account.js";
 import renderAudit from "./views/audit.js";
 import renderDashboard from "./views/dashboard.js";
+import renderNotices from "./views/notices.js";
 import renderOrders from "./views/orders.js";
 import renderRights from "./views/rights.js";
 import renderStaff from "./views/staff.js";
@@ -19,6 +20,7 @@ const SECTIONS = [
   { id: "orders", permission: "orders.read", zh: "订单退款", en: "Orders", render: renderOrders },
   { id: "rights", permission: "rights.read", zh: "权利请求", en: "Rights", render: renderRights },
   { id: "users", permission: "users.read", zh: "用户查询", en: "Users", render: renderUsers },
+  { id: "notices", permission: "notices.send", zh: "用户通知", en: "Notices", render: renderNotices },
   { id: "audit", permission: "audit.read", zh: "审计日志", en: "Audit log", render: renderAudit },
   { id: "staff", permission: "staff.manage", zh: "员工管理", en: "Staff", render: renderStaff },
 ];

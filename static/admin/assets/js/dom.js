@@ -51,13 +51,16 @@ export function yuan(fen) {
   return `¥${(fen / 100).toFixed(2)}`;
 }
 
+// Times are shown in Beijing time whatever the browser's zone (the API answers in UTC).
+const BEIJING = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
+  day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+
 export function when(iso) {
   if (!iso) return "—";
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
-         `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  const part = Object.fromEntries(BEIJING.formatToParts(date).map((p) => [p.type, p.value]));
+  return `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute}`;
 }
 
 export function seconds(value) {
@@ -71,10 +74,10 @@ export function shortId(id) {
   return id && id.length > 12 ? `${id.slice(0, 8)}…` : id || "—";
 }
 
-/** A <input type="datetime-local"> value as an ISO instant with the browser's offset (the API needs a zone). */
+/** A <input type="datetime-local"> value, read as Beijing time (as every time is shown), as an ISO instant. */
 export function localInputToIso(value) {
   if (!value) return null;
-  const date = new Date(value);
+  const date = new Date(/T\d\d:\d\d$/.test(value) ? `${value}:00+08:00` : `${value}+08:00`);
   return Number.isNaN(date.getTime()) ? null : date.toISOString();
 }
 
@@ -95,6 +98,8 @@ const STATUS = {
   pending: ["待处理", "pending", "warn"], completed: ["已完成", "completed", "ok"], rejected: ["已拒绝", "rejected", ""],
   // users
   active: ["正常", "active", "ok"], blocked: ["已封禁", "blocked", "bad"],
+  // notices
+  draft: ["草稿", "draft", ""], sending: ["发送中", "sending", "warn"], sent: ["已发送", "sent", "ok"],
 };
 
 export function statusBadge(status) {

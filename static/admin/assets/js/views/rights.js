@@ -29,7 +29,7 @@ export default async function render(root, ctx) {
 
   const data = await get("/rights-requests", filters);
   const columns = [
-    [bi("到期", "Due"), (r) => [when(r.due_at), r.overdue ? [" ", h("span", { class: "badge bad" }, "已逾期 OVERDUE")] : null]],
+    [bi("到期", "Due"), (r) => [r.due_date, r.overdue ? [" ", h("span", { class: "badge bad" }, "已逾期 OVERDUE")] : null]],
     [bi("剩余工作日", "Working days left"), (r) => (r.days_left ?? "—"), "num"],
     [bi("类型", "Kind"), (r) => (r.kind === "cancellation" ? "注销账户 cancellation" : "删除 deletion")],
     [bi("范围", "Categories"), (r) => r.categories.map((c) => RIGHTS_CATEGORIES[c] || c).join("、")],
