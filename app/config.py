@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +235,14 @@ class BaseConfig:
         self.ORDER_TTL_S = env_int("ORDER_TTL_S", 30 * 60)  # unpaid orders close after this
         self.ORDER_QUERY_AFTER_S = env_int("ORDER_QUERY_AFTER_S", 60)  # ask WeChat about orders unpaid this long
         self.PAY_NOTIFICATION_MAX_SKEW_S = env_int("PAY_NOTIFICATION_MAX_SKEW_S", 300)
+        # A notification signed with an unknown platform-certificate serial makes the verifier download
+        # the certificates again, at most once per this many seconds across all processes (Redis).
+        self.WECHAT_PAY_CERT_REFRESH_INTERVAL_S = env_int("WECHAT_PAY_CERT_REFRESH_INTERVAL_S", 60)
+        # Public-key mode, switching keys: the previous WeChat Pay public key stays accepted for
+        # notifications until WECHAT_PAY_PREVIOUS_PUBLIC_KEY_UNTIL (ISO 8601; without it, not at all).
+        self.WECHAT_PAY_PREVIOUS_PUBLIC_KEY = _read_secret("WECHAT_PAY_PREVIOUS_PUBLIC_KEY")
+        self.WECHAT_PAY_PREVIOUS_PUBLIC_KEY_ID = env_str("WECHAT_PAY_PREVIOUS_PUBLIC_KEY_ID")
+        self.WECHAT_PAY_PREVIOUS_PUBLIC_KEY_UNTIL = env_str("WECHAT_PAY_PREVIOUS_PUBLIC_KEY_UNTIL")
         self.RECONCILE_ORDERS_INTERVAL_S = env_int("RECONCILE_ORDERS_INTERVAL_S", 60)
         self.REFUND_WINDOW_DAYS = env_int("REFUND_WINDOW_DAYS", 7)
 
@@ -325,6 +334,14 @@ class BaseConfig:
             raise ConfigError("STAFF_PASSWORD_HASH_PROFILE is 'rfc9106_low_memory' or 'test'")
         if self.SMS_PROVIDER not in ("sandbox", "disabled"):
             raise ConfigError(f"SMS_PROVIDER must be 'sandbox' or 'disabled', got {self.SMS_PROVIDER!r}")
+        if self.WECHAT_PAY_PREVIOUS_PUBLIC_KEY:
+            try:
+                datetime.fromisoformat(self.WECHAT_PAY_PREVIOUS_PUBLIC_KEY_UNTIL or "")
+            except ValueError as exc:
+                raise ConfigError("WECHAT_PAY_PREVIOUS_PUBLIC_KEY needs WECHAT_PAY_PREVIOUS_PUBLIC_KEY_ID and "
+                                  "WECHAT_PAY_PREVIOUS_PUBLIC_KEY_UNTIL (ISO 8601, with a zone)") from exc
+            if not self.WECHAT_PAY_PREVIOUS_PUBLIC_KEY_ID:
+                raise ConfigError("WECHAT_PAY_PREVIOUS_PUBLIC_KEY needs WECHAT_PAY_PREVIOUS_PUBLIC_KEY_ID")
         if self.ENCRYPTION_KEY:
             from app.core.crypto import Keyring
 
