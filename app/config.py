@@ -197,6 +197,10 @@ class BaseConfig:
         self.RETENTION_SWEEP_INTERVAL_S = env_int("RETENTION_SWEEP_INTERVAL_S", 24 * 3600)
         self.RETENTION_SWEEP_TIMEOUT_S = env_int("RETENTION_SWEEP_TIMEOUT_S", 3600)
         self.RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 1000)  # rows per transaction
+        # The deletion log is copied to object storage after each commit that logs; this sweep catches the rest.
+        self.DELETION_LOG_COPY_INTERVAL_S = env_int("DELETION_LOG_COPY_INTERVAL_S", 300)
+        # Replaying onto a restored backup starts this long before the restored log's newest entry.
+        self.DELETION_REPLAY_MARGIN_S = env_int("DELETION_REPLAY_MARGIN_S", 3600)
         self.SERVICE_NAME = env_str("SERVICE_NAME", "miaohua")  # `flask privacy shutdown --confirm <this>`
 
         # Generation (policy §2.1: sources deleted when the job ends).
