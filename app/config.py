@@ -202,6 +202,8 @@ class BaseConfig:
         # Replaying onto a restored backup starts this long before the restored log's newest entry.
         self.DELETION_REPLAY_MARGIN_S = env_int("DELETION_REPLAY_MARGIN_S", 3600)
         self.SERVICE_NAME = env_str("SERVICE_NAME", "miaohua")  # `flask privacy shutdown --confirm <this>`
+        # §7 periodic access review: an alert fires when the last recorded review is older than this.
+        self.STAFF_ACCESS_REVIEW_PERIOD_DAYS = env_int("STAFF_ACCESS_REVIEW_PERIOD_DAYS", 90)
 
         # Generation (policy §2.1: sources deleted when the job ends).
         self.GENERATION_BACKEND = env_str("GENERATION_BACKEND", "classical")  # classical | diffusion
