@@ -342,7 +342,8 @@ class BaseConfig:
             raise ConfigError(f"SMS_PROVIDER must be 'sandbox' or 'disabled', got {self.SMS_PROVIDER!r}")
         if self.WECHAT_PAY_PREVIOUS_PUBLIC_KEY:
             try:
-                datetime.fromisoformat(self.WECHAT_PAY_PREVIOUS_PUBLIC_KEY_UNTIL or "")
+                if datetime.fromisoformat(self.WECHAT_PAY_PREVIOUS_PUBLIC_KEY_UNTIL or "").tzinfo is None:
+                    raise ValueError("no zone")
             except ValueError as exc:
                 raise ConfigError("WECHAT_PAY_PREVIOUS_PUBLIC_KEY needs WECHAT_PAY_PREVIOUS_PUBLIC_KEY_ID and "
                                   "WECHAT_PAY_PREVIOUS_PUBLIC_KEY_UNTIL (ISO 8601, with a zone)") from exc
