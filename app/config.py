@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,8 @@ class BaseConfig:
         for name, value in derived.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
-        for name in ("WECHAT_PAY_PRIVATE_KEY", "WECHAT_PAY_PUBLIC_KEY", "WECHAT_PAY_PLATFORM_CERTS"):
+        for name in ("WECHAT_PAY_PRIVATE_KEY", "WECHAT_PAY_PUBLIC_KEY", "WECHAT_PAY_PLATFORM_CERTS",
+                     "WECHAT_PAY_PREVIOUS_PUBLIC_KEY"):
             setattr(self, name, _read_secret(getattr(self, name)))
         self.PROCESSORS = _processors(self.PROCESSORS_FILE)
         # Retention (policy §5; README "Retention"): data class → period → action, enforced daily by the
@@ -187,7 +189,19 @@ class BaseConfig:
                 Keyring.from_config(self.ENCRYPTION_KEY, self.ENCRYPTION_KEY_ID, self.ENCRYPTION_OLD_KEYS)
             except ValueError as exc:
                 found.append(f"ENCRYPTION_KEY / ENCRYPTION_OLD_KEYS: {exc}")
-        return found
+        return found + self.previous_public_key_problems()
+
+    def previous_public_key_problems(self) -> list[str]:
+        if not self.WECHAT_PAY_PREVIOUS_PUBLIC_KEY:
+            return []
+        try:
+            zoned = datetime.fromisoformat(self.WECHAT_PAY_PREVIOUS_PUBLIC_KEY_UNTIL or "").tzinfo is not None
+        except ValueError:
+            zoned = False
+        if not zoned or not self.WECHAT_PAY_PREVIOUS_PUBLIC_KEY_ID:
+            return ["WECHAT_PAY_PREVIOUS_PUBLIC_KEY needs WECHAT_PAY_PREVIOUS_PUBLIC_KEY_ID and "
+                    "WECHAT_PAY_PREVIOUS_PUBLIC_KEY_UNTIL (ISO 8601, with a zone)"]
+        return []
 
     def validate(self) -> None:
         """Fail fast, naming every problem at once; stricter in production."""

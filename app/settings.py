@@ -140,6 +140,15 @@ class Settings(BaseSettings):
     WECHAT_PAY_PUBLIC_KEY_ID: str | None = setting(None, "Id of that key (PUB_KEY_ID_…)", group="pay")
     WECHAT_PAY_PLATFORM_CERTS: str | None = setting(None, "Platform certificates, PEM bundle or a file path",
                                                     group="pay")
+    WECHAT_PAY_PREVIOUS_PUBLIC_KEY: str | None = setting(
+        None, "Switching public keys: the previous WeChat Pay public key (PEM or path), accepted until _UNTIL",
+        group="pay")
+    WECHAT_PAY_PREVIOUS_PUBLIC_KEY_ID: str | None = setting(None, "Id of the previous public key", group="pay")
+    WECHAT_PAY_PREVIOUS_PUBLIC_KEY_UNTIL: str | None = setting(
+        None, "End of the overlap: ISO 8601 with a zone (without it the previous key is never accepted)", group="pay")
+    WECHAT_PAY_CERT_REFRESH_INTERVAL_S: Positive = setting(
+        60, "An unknown certificate serial downloads the platform certificates at most this often (all processes)",
+        group="pay")
     WECHAT_PAY_NOTIFY_URL: str | None = setting(None, "Payment notification URL", group="pay",
                                                 derived="PUBLIC_BASE_URL + /api/v1/payments/wechat/notify")
     ORDER_TTL_S: Positive = setting(30 * 60, "Seconds before an unpaid order closes", group="pay")
@@ -211,6 +220,11 @@ class Settings(BaseSettings):
     RETENTION_DELETION_LOG_DAYS: Seconds = setting(400, "The deletion log (replayed after a restore)",
                                                    group="retention")
     RETENTION_SUPPORT_TICKETS_DAYS: Seconds = setting(365, "Closed support tickets", group="retention")
+    DELETION_LOG_COPY_INTERVAL_S: Positive = setting(
+        300, "Seconds between sweeps copying the deletion log to object storage (copies also follow each commit)",
+        group="retention")
+    DELETION_REPLAY_MARGIN_S: Seconds = setting(
+        3600, "After a restore, replay starts this long before the restored log's newest entry", group="retention")
     RETENTION_SWEEP_INTERVAL_S: Positive = setting(24 * 3600, "Seconds between retention sweeps", group="retention")
     RETENTION_SWEEP_TIMEOUT_S: Positive = setting(3600, "Time limit of a retention sweep", group="retention")
     RETENTION_BATCH_SIZE: Positive = setting(1000, "Rows per retention transaction", group="retention")
@@ -278,6 +292,8 @@ class Settings(BaseSettings):
     STAFF_PASSWORD_HASH_PROFILE: Literal["rfc9106_low_memory", "test"] | None = setting(
         None, "argon2id parameters; production accepts only rfc9106_low_memory", group="staff",
         derived="rfc9106_low_memory; test in the test profile")
+    STAFF_ACCESS_REVIEW_PERIOD_DAYS: Positive = setting(
+        90, "§7 access review: an alert fires when the last review is older than this", group="staff")
     TICKET_MAX_OPEN_PER_USER: Positive = setting(5, "Open support tickets per user", group="staff")
     TICKET_AUTO_CLOSE_DAYS: Positive = setting(14, "Resolved tickets left alone close after this", group="staff")
     METRICS_TOKEN: str | None = setting(None, "Bearer token of /metrics (unset: 404)", group="monitoring",

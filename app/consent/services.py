@@ -24,7 +24,7 @@ from app.extensions import db
 
 from . import policy
 from .models import AgeDeclaration, ConsentRecord, GuardianConsent, PolicyVersion
-from .purposes import FACE_PROCESSING, PURPOSES, SERVICE
+from .purposes import AVATAR_STORAGE, FACE_PROCESSING, PURPOSES, SERVICE
 
 log = logging.getLogger(__name__)
 
@@ -288,4 +288,10 @@ def check_purposes(user: User, purposes: tuple[str, ...]) -> None:
         if is_minor(declaration):
             guardian = active_guardian_consent(user.id)
             if guardian is None or FACE_PROCESSING not in guardian.purposes:
+                raise GuardianConsentRequired()
+    if AVATAR_STORAGE in purposes:  # a minor's avatar is kept only if the guardian agreed to that too
+        declaration = latest_age(user.id)
+        if declaration is not None and is_minor(declaration):
+            guardian = active_guardian_consent(user.id)
+            if guardian is None or AVATAR_STORAGE not in guardian.purposes:
                 raise GuardianConsentRequired()

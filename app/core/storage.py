@@ -27,6 +27,7 @@ class ObjectStore(Protocol):
     def get(self, key: str) -> bytes: ...
     def delete(self, key: str) -> None: ...
     def exists(self, key: str) -> bool: ...
+    def keys(self, prefix: str) -> list[str]: ...
 
 
 def check_key(key: str) -> str:
@@ -69,6 +70,14 @@ class LocalObjectStore:
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
 
+    def keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix`` (a folder, ``…/``), sorted."""
+        folder = self._path(prefix.rstrip("/"))
+        if not folder.is_dir():
+            return []
+        return sorted(path.relative_to(self.root).as_posix() for path in folder.rglob("*")
+                      if path.is_file() and not path.name.startswith(".incoming-"))
+
 
 class S3ObjectStore:
     def __init__(self, bucket: str, *, endpoint_url: str | None, region: str | None,
@@ -105,6 +114,14 @@ class S3ObjectStore:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return False
             raise
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix``, sorted (ListObjectsV2, page by page)."""
+        found: list[str] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                          Prefix=check_key(prefix.rstrip("/")) + "/"):
+            found.extend(item["Key"] for item in page.get("Contents", []))
+        return sorted(found)
 
 
 def object_store(app: Flask | None = None) -> ObjectStore:

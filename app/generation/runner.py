@@ -75,6 +75,8 @@ def run(job_id: int) -> str:
     try:
         with Heartbeat(job.public_id, current_app.config["GENERATION_HEARTBEAT_TTL_S"]):
             outputs, verdicts = _generate(job, spec)
+            if spec.kind == "avatar" and not services.avatar_storage_consented(job.user_id):
+                raise services.AvatarStorageNotConsented()  # withdrawn while it ran: nothing is stored
             _store_results(job, outputs, verdicts)
         services.finish(job, JobStatus.SUCCEEDED)
         job.progress = 1.0
@@ -85,6 +87,9 @@ def run(job_id: int) -> str:
     except JobTimeoutException:
         db.session.rollback()
         services.finish(job, JobStatus.FAILED, "timeout", "Generation took too long; please try again.")
+    except services.AvatarStorageNotConsented as exc:
+        db.session.rollback()
+        services.finish(job, JobStatus.FAILED, exc.code, exc.message)
     except Exception as exc:
         db.session.rollback()
         from workers.generators.base import GenerationError

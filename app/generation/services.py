@@ -37,6 +37,28 @@ class InvalidJob(ApiError):
     status, code, message = 422, "invalid_job", "This job cannot be created."
 
 
+class AvatarStorageNotConsented(Exception):
+    """At the moment an avatar would be stored, the user no longer consents to keeping it."""
+
+    code = "avatar_storage_consent_required"
+    message = "Your digital avatar was not saved: saving it needs your consent to avatar storage."
+
+
+def require_avatar_storage_consent(user: User) -> None:
+    """A digital avatar is kept between sessions: its own separate consent (policy §2), not only face processing."""
+    from app.consent.purposes import AVATAR_STORAGE
+    from app.consent.services import check_purposes
+
+    check_purposes(user, (AVATAR_STORAGE,))
+
+
+def avatar_storage_consented(user_id: int) -> bool:
+    from app.consent.purposes import AVATAR_STORAGE
+    from app.consent.services import purpose_states
+
+    return purpose_states(user_id)[AVATAR_STORAGE].given
+
+
 def catalogue():
     from workers.generators.styles import list_styles
 
@@ -65,6 +87,8 @@ def create_job(user: User, style_id: str, upload_ids: list[str]) -> GenerationJo
     if not low <= len(set(upload_ids)) <= high:
         raise InvalidJob(f"This style takes {low}–{high} photo(s).", code="wrong_source_count",
                          details={"min": low, "max": high})
+    if spec.kind == "avatar":
+        require_avatar_storage_consent(user)
     require_queue()
     queue.lock_user(user.id)  # one user's jobs are created and dispatched one at a time
     queue.check_queued_limit(user)

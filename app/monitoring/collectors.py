@@ -31,6 +31,7 @@ class SharedStateCollector:
                                labels=["dependency"])
         yield from self._queues(now, up)
         yield from self._backlog(now, up)
+        yield from self._access_review(now)
         yield up
 
     def _queues(self, now, up: GaugeMetricFamily) -> Iterator[Metric]:
@@ -86,3 +87,22 @@ class SharedStateCollector:
                                       "Configured ALERT_DELETION_BACKLOG_AGE_S (the sweep interval).")
         threshold.add_metric([], current_app.config["ALERT_DELETION_BACKLOG_AGE_S"])
         yield from (items, age, overdue, threshold)
+
+    def _access_review(self, now) -> Iterator[Metric]:
+        """§7: how long since the last recorded access review (since the first staff account if none)."""
+        from app.staff import access_review
+
+        try:
+            since = access_review.last_review_at() or access_review.first_account_created_at()
+        except Exception as exc:  # reported as database down by _backlog already
+            db.session.rollback()
+            log.warning("metrics: access review figures unavailable", extra={"error": type(exc).__name__})
+            return
+        age = GaugeMetricFamily("miaohua_staff_access_review_age_seconds",
+                                "Seconds since the last recorded staff access review (since the first staff "
+                                "account when there was none; 0 without staff accounts).")
+        age.add_metric([], max(0.0, (now - since).total_seconds()) if since else 0.0)
+        period = GaugeMetricFamily("miaohua_staff_access_review_period_seconds",
+                                   "Configured STAFF_ACCESS_REVIEW_PERIOD_DAYS, in seconds.")
+        period.add_metric([], access_review.period().total_seconds())
+        yield from (age, period)

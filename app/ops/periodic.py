@@ -23,6 +23,7 @@ from app.core.jobs import Task
 from app.generation.tasks import sweep_generation_jobs
 from app.notices.tasks import resume_stalled_notices
 from app.orders.tasks import reconcile_orders
+from app.privacy.deletion_log_copy import copy_deletion_log
 from app.privacy.retention_tasks import run_retention_sweep
 from app.uploads.tasks import sweep_uploads
 
@@ -40,6 +41,7 @@ PERIODIC_JOBS = (
     PeriodicJob("orders.reconcile", reconcile_orders, "RECONCILE_ORDERS_INTERVAL_S"),
     PeriodicJob("privacy.retention", run_retention_sweep, "RETENTION_SWEEP_INTERVAL_S"),
     PeriodicJob("notices.resume", resume_stalled_notices, "NOTICE_RESUME_INTERVAL_S"),
+    PeriodicJob("privacy.deletion_log_copy", copy_deletion_log, "DELETION_LOG_COPY_INTERVAL_S"),
 )
 
 

@@ -7,12 +7,13 @@ Core statements instead of ORM loads and a unit-of-work flush:
 1. ``INSERT processed_notifications … ON CONFLICT DO NOTHING RETURNING id`` — the claim: a duplicate
    finds the row (after waiting for a concurrent first copy to commit or roll back) and stops;
 2. ``UPDATE orders SET status='fulfilled', … WHERE out_trade_no=… AND status='created' AND amount_fen=…
-   RETURNING …`` — row lock, state check and amount check in one statement;
+   AND currency=… AND (payer_openid_hash IS NULL OR payer_openid_hash=…) RETURNING …`` — row lock, state
+   check and the check of every field the order fixes (``services.order_mismatches``) in one statement;
 3. ``INSERT entitlements`` and ``INSERT order_events`` (created→paid, paid→fulfilled): what
    ``services.transition`` and ``services.fulfil`` would have written;
 4. ``COMMIT``; after it, the shipping doorbell (``shipping.upload_after_commit``).
 
-Anything else (an unknown order, another amount or merchant, an order already paid or closed by a
+Anything else (an unknown order, another amount, currency, payer or merchant, an order already paid or closed by a
 cancellation that raced the payment, refunds) goes through ``services``' general, ORM path, which locks
 the row, says why it refuses, and handles the rare transitions. All of it is one transaction: a
 rejected or failed notification leaves no trace, so WeChat's retry is applied.
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import String, bindparam, insert, text, update
+from sqlalchemy import String, bindparam, insert, or_, text, update
 from sqlalchemy.exc import IntegrityError
 
 from app.core.db import UTCDateTime, utcnow
@@ -39,7 +40,8 @@ _orders = Order.__table__
 _PAY_AND_FULFIL_CREATED = (
     update(_orders)
     .where(_orders.c.out_trade_no == bindparam("out_trade_no_"), _orders.c.status == OrderStatus.CREATED,
-           _orders.c.amount_fen == bindparam("amount_fen_"))
+           _orders.c.amount_fen == bindparam("amount_fen_"), _orders.c.currency == bindparam("currency_"),
+           or_(_orders.c.payer_openid_hash.is_(None), _orders.c.payer_openid_hash == bindparam("payer_hash_")))
     .values(status=OrderStatus.FULFILLED, paid_at=bindparam("now_"), fulfilled_at=bindparam("now_"),
             transaction_id=bindparam("transaction_id_"))
     .returning(_orders.c.id, _orders.c.user_id, _orders.c.product_id, _orders.c.subject_id))
@@ -68,16 +70,19 @@ def claim(notification_id: str, event_type: str) -> bool:
 def pay_and_fulfil_if_created(transaction: dict, cause: str) -> bool:
     """``created`` → ``paid`` → ``fulfilled`` for a transaction already checked against our merchant.
 
-    False, with nothing written, unless the order exists, is ``created`` and has the notified amount:
+    False, with nothing written, unless the order exists, is ``created`` and has the notified amount,
+    currency and (if the order has one) payer:
     a concurrent copy waits for the row lock on PostgreSQL, then no longer finds it ``created``.
     """
     amount = (transaction.get("amount") or {}).get("total")
-    if type(amount) is not int:
+    currency = (transaction.get("amount") or {}).get("currency")
+    if type(amount) is not int or not isinstance(currency, str):
         return False
     now = utcnow()
     connection = db.session.connection()  # the session's transaction, without the ORM's execute layer
     row = connection.execute(_PAY_AND_FULFIL_CREATED, {
-        "out_trade_no_": transaction.get("out_trade_no", ""), "amount_fen_": amount, "now_": now,
+        "out_trade_no_": transaction.get("out_trade_no", ""), "amount_fen_": amount, "currency_": currency,
+        "payer_hash_": services.payer_hash(transaction), "now_": now,
         "transaction_id_": transaction.get("transaction_id")}).one_or_none()
     if row is None:
         return False

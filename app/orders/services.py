@@ -150,14 +150,27 @@ def merchant_mismatches(transaction: dict) -> list[str]:
     ) if not ok]
 
 
+def payer_hash(transaction: dict) -> str | None:
+    openid = (transaction.get("payer") or {}).get("openid")
+    return lookup_hash(openid, "wechat.openid") if isinstance(openid, str) and openid else None
+
+
+def order_mismatches(order: Order, transaction: dict) -> list[str]:
+    """What in a transaction differs from what the order fixed: amount, currency, the payer if bound."""
+    amount = transaction.get("amount") or {}
+    return [name for name, ok in (
+        ("amount", amount.get("total") == order.amount_fen),
+        ("currency", amount.get("currency") == order.currency),
+        ("payer", order.payer_openid_hash is None or payer_hash(transaction) == order.payer_openid_hash),
+    ) if not ok]
+
+
 def apply_paid_transaction(transaction: dict, cause: str) -> Order:
     """A verified SUCCESS transaction: check it against the order and pay + fulfil, exactly once."""
     order = _locked(transaction.get("out_trade_no", ""))
     if order is None:
         raise wechatpay.NotificationRejected("unknown order")
-    mismatches = merchant_mismatches(transaction)
-    if (transaction.get("amount") or {}).get("total") != order.amount_fen:
-        mismatches.insert(2, "amount")
+    mismatches = merchant_mismatches(transaction) + order_mismatches(order, transaction)
     if mismatches:
         raise wechatpay.NotificationRejected(f"does not match the order: {', '.join(mismatches)}")
     if order.status not in (OrderStatus.CREATED, OrderStatus.CLOSED):

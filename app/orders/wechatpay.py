@@ -8,7 +8,10 @@ Notifications are verified here, not by wechatpayv3's ``callback``, which does n
 timestamp, may make a network call inside the handler and hides why it failed. We verify the
 signature over the **raw body** first (public key ``PUB_KEY_ID_…`` or a platform certificate's
 serial, both accepted during a switch-over), refuse probe signatures and timestamps more than
-``PAY_NOTIFICATION_MAX_SKEW_S`` away, then decrypt the AEAD_AES_256_GCM resource.
+``PAY_NOTIFICATION_MAX_SKEW_S`` away, then decrypt the AEAD_AES_256_GCM resource. A platform-certificate
+serial we do not know yet (WeChat rotated) is looked up through :mod:`.platform_certs` (shared copy,
+then one rate-limited download); the previous public key (``PUB_KEY_ID_…``) is accepted until
+``WECHAT_PAY_PREVIOUS_PUBLIC_KEY_UNTIL`` while WeChat switches keys.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from cryptography import x509
@@ -59,6 +63,9 @@ class Merchant:
     public_key_id: str | None
     platform_certs: str | None
     notify_url: str
+    previous_public_key: str | None = None
+    previous_public_key_id: str | None = None
+    previous_public_key_until: float | None = None  # POSIX time the overlap ends
 
 
 def merchant(app: Flask | None = None) -> Merchant:
@@ -83,7 +90,11 @@ def merchant(app: Flask | None = None) -> Merchant:
                   "platform_certs": creds["platform_certificate"]}
     with app.test_request_context():
         default_notify = config["PUBLIC_BASE_URL"].rstrip("/") + url_for("payments.transaction_notification")
+    until = config.get("WECHAT_PAY_PREVIOUS_PUBLIC_KEY_UNTIL")
     result = Merchant(appid=config["WECHAT_APPID"], notify_url=config["WECHAT_PAY_NOTIFY_URL"] or default_notify,
+                      previous_public_key=config.get("WECHAT_PAY_PREVIOUS_PUBLIC_KEY"),
+                      previous_public_key_id=config.get("WECHAT_PAY_PREVIOUS_PUBLIC_KEY_ID"),
+                      previous_public_key_until=datetime.fromisoformat(until).timestamp() if until else None,
                       **values)
     app.extensions["wechatpay_merchant"] = result
     return result
@@ -140,18 +151,40 @@ def request_payment_params(prepay_id: str) -> dict[str, str]:
 # --- notifications --------------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=8)
-def _verification_keys(m: Merchant) -> dict[str, Any]:
-    """Serial → public key, parsed once per merchant settings (a PEM parse per notification is waste).
+def _verification_keys(m: Merchant) -> dict[str, tuple[Any, float | None]]:
+    """Serial → (public key, accepted until or None), parsed once per merchant settings (a PEM parse per
+    notification is waste).
 
     Keyed by the (frozen, hashable) ``Merchant``: new settings, e.g. a rotated key, are a new entry.
     """
-    keys: dict[str, Any] = {}
+    keys: dict[str, tuple[Any, float | None]] = {}
+    if m.previous_public_key and m.previous_public_key_id and m.previous_public_key_until:
+        keys[m.previous_public_key_id] = (serialization.load_pem_public_key(m.previous_public_key.encode()),
+                                          m.previous_public_key_until)
     if m.public_key and m.public_key_id:
-        keys[m.public_key_id] = serialization.load_pem_public_key(m.public_key.encode())
+        keys[m.public_key_id] = (serialization.load_pem_public_key(m.public_key.encode()), None)
     if m.platform_certs:
         for cert in x509.load_pem_x509_certificates(m.platform_certs.encode()):
-            keys[format(cert.serial_number, "X")] = cert.public_key()
+            keys[format(cert.serial_number, "X")] = (cert.public_key(), None)
     return keys
+
+
+def _verification_key(m: Merchant, serial: str, now: float) -> Any:
+    """The key for ``serial``: configured, or a platform certificate learnt since (may download once)."""
+    known = _verification_keys(m).get(serial) or _verification_keys(m).get(serial.upper())
+    if known is not None:
+        key, until = known
+        if until is not None and now > until:
+            raise NotificationRejected("serial of the previous public key, past its overlap")
+        return key
+    if serial.startswith("PUB_KEY_ID_"):
+        raise NotificationRejected("unknown serial")  # public keys are configured, never downloaded
+    from . import platform_certs
+
+    key = platform_certs.key_for(m.mchid, serial, client)
+    if key is None:
+        raise NotificationRejected("unknown serial")
+    return key
 
 
 @functools.lru_cache(maxsize=8)
@@ -172,16 +205,14 @@ def verify_notification(headers: dict[str, str], raw_body: bytes, *, now: float 
         raise NotificationRejected("probe signature")
     if headers.get("Wechatpay-Signature-Type", "WECHATPAY2-SHA256-RSA2048") != "WECHATPAY2-SHA256-RSA2048":
         raise NotificationRejected("unknown signature type")
+    now = now or time.time()
     try:
-        skew = abs((now or time.time()) - int(timestamp))
+        skew = abs(now - int(timestamp))
     except ValueError as exc:
         raise NotificationRejected("malformed timestamp") from exc
     if skew > current_app.config["PAY_NOTIFICATION_MAX_SKEW_S"]:
         raise NotificationRejected(f"timestamp {skew:.0f}s away")
-    keys = _verification_keys(m)
-    key = keys.get(serial) or keys.get(serial.upper())
-    if key is None:
-        raise NotificationRejected("unknown serial")
+    key = _verification_key(m, serial, now)
     message = timestamp.encode() + b"\n" + nonce.encode() + b"\n" + raw_body + b"\n"
     try:
         key.verify(base64.b64decode(signature), message, padding.PKCS1v15(), hashes.SHA256())

@@ -2,7 +2,8 @@
 
     flask privacy retention [--dry-run] [--batch-size N] [--only CLASS …]
     flask privacy export-deletions --since 2026-01-01T00:00:00Z [--output deletions.jsonl]
-    flask privacy replay-deletions --since 2026-01-01T00:00:00Z [--input deletions.jsonl] [--batch-size N]
+    flask privacy replay-deletions [--since 2026-01-01T00:00:00Z] [--input deletions.jsonl] [--batch-size N]
+    flask privacy copy-deletions
     flask privacy shutdown --dry-run
     flask privacy shutdown --confirm <SERVICE_NAME> [--batch-size N]
 """
@@ -10,12 +11,12 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import click
 from flask import Blueprint, current_app
 
-from app.privacy import deletion_log, retention, shutdown
+from app.privacy import deletion_log, deletion_log_copy, retention, shutdown
 
 bp = Blueprint("privacy_cli", __name__, cli_group="privacy")
 
@@ -77,17 +78,26 @@ def export_deletions(since: datetime, output) -> None:
 
 
 @bp.cli.command("replay-deletions")
-@click.option("--since", required=True, type=IsoTime(), help="The time the restored backup was taken")
+@click.option("--since", type=IsoTime(), default=None,
+              help="Replay entries from this time (default: the restored log's newest entry, less "
+                   "DELETION_REPLAY_MARGIN_S; everything if the log is empty)")
 @click.option("--input", "input_file", type=click.File("r", encoding="utf-8"), default=None,
-              help="A copy made by export-deletions (default: this database's own log)")
+              help="A file made by export-deletions (default: the copies in object storage, then this "
+                   "database's own log)")
 @_batch_size_option
-def replay_deletions(since: datetime, input_file, batch_size: int | None) -> None:
+def replay_deletions(since: datetime | None, input_file, batch_size: int | None) -> None:
     """After restoring a backup: delete again everything deleted since it was taken (rows, files, keys)."""
     size = _batch_size(batch_size)
+    if since is None:
+        since = deletion_log_copy.restored_log_end(timedelta(seconds=current_app.config["DELETION_REPLAY_MARGIN_S"]))
+        click.echo(f"replaying from {since.isoformat() if since else 'the beginning'}", err=True)
     if input_file is not None:
-        counts = deletion_log.replay(deletion_log.read_json_lines(input_file, since, size))
+        counts = deletion_log.replay(deletion_log.read_json_lines(input_file, since or deletion_log_copy.epoch(),
+                                                                  size))
     else:
-        counts = deletion_log.replay_since(since, size)
+        own = deletion_log.replay_since(since or deletion_log_copy.epoch(), size)
+        copied = deletion_log.replay(deletion_log_copy.copied_entries(since, size))
+        counts = {name: own[name] + copied[name] for name in own}
     click.echo(_counts(counts))
     if counts["unresolved"]:
         click.echo(f"{counts['unresolved']} entries name no known table: check them by hand", err=True)
@@ -112,3 +122,9 @@ def shutdown_command(dry_run: bool, confirm: str | None, batch_size: int | None)
         columns = f" ({', '.join(step['columns'])})" if step["columns"] else ""
         note = f"  {step['note']}" if step["note"] else ""
         click.echo(f"{verb} {step['action']:9s} {step['table']:24s} {step['rows']:>9d}{columns}{note}")
+
+
+@bp.cli.command("copy-deletions")
+def copy_deletions() -> None:
+    """Copy deletion-log entries not yet copied to object storage now (normally a job does it after each commit)."""
+    click.echo(f"copied={deletion_log_copy.copy_pending(current_app.config['RETENTION_BATCH_SIZE'])}")

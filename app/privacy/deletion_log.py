@@ -10,11 +10,11 @@ Writers:
 - ``write_receipt`` (uploads, results, account cancellation, category deletions) calls ``log_receipt``;
 - the retention sweep and the service shutdown log each row they delete or anonymise (``log_rows``).
 
-``replay`` re-applies the entries logged since a time: after restoring a backup, run
-``flask privacy replay-deletions --since <time of the backup>`` before the service takes traffic.
-The log lives in the database it protects, so copy it off-site (``flask privacy export-deletions``):
-restoring the database also restores an older log, and ``replay-deletions --input`` replays a copy.
-Replaying is idempotent: what is already gone is skipped.
+The log lives in the database it protects, and restoring the database also rewinds the log. So every
+transaction that writes entries has them copied to object storage right after its commit
+(``deletion_log_copy``: a job, and a periodic sweep for any a failed enqueue left behind; ``copied_at``
+marks what is copied). After ``pg_restore``, ``flask privacy replay-deletions`` re-applies what the
+copies hold from the restored log's last entry on. ``replay`` is idempotent: what is gone is skipped.
 """
 
 from __future__ import annotations
@@ -26,8 +26,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, Table, cast, delete, insert, literal, or_, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    BigInteger,
+    Index,
+    Integer,
+    String,
+    Table,
+    cast,
+    delete,
+    event,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.core.db import UTCDateTime, utcnow
 from app.core.objects import StoredObject
@@ -45,7 +60,9 @@ class DeletionLogEntry(db.Model):
     """One deleted (or anonymised) row or destroyed object: ids only."""
 
     __tablename__ = "deletion_log"
-    __table_args__ = (Index("ix_deletion_log_deleted_at", "deleted_at", "id"),)
+    __table_args__ = (Index("ix_deletion_log_deleted_at", "deleted_at", "id"),
+                      Index("ix_deletion_log_not_copied", "id", postgresql_where=text("copied_at IS NULL"),
+                            sqlite_where=text("copied_at IS NULL")))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
     table_name: Mapped[str | None] = mapped_column(String(64))  # None: a receipt kind no table is known for
@@ -59,6 +76,27 @@ class DeletionLogEntry(db.Model):
     data_kind: Mapped[str | None] = mapped_column(String(32), default=None)  # the receipt's kind, if any
     reason: Mapped[str] = mapped_column(String(64))
     deleted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    copied_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)  # copied off the database
+
+
+# --- the copy off the database, queued once per transaction that logs ---------------------------------------
+
+_COPY_QUEUED = "deletion_log_copy_queued"
+
+
+def _copy_after_commit() -> None:
+    info = db.session().info
+    if not info.get(_COPY_QUEUED):
+        info[_COPY_QUEUED] = True
+        from .deletion_log_copy import copy_deletion_log
+
+        copy_deletion_log.enqueue_after_commit()
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _transaction_over(session: Session, *args: Any) -> None:
+    session.info.pop(_COPY_QUEUED, None)
 
 
 # --- writing ------------------------------------------------------------------------------------------
@@ -114,6 +152,7 @@ def _objects_of(table_name: str, public_id: str) -> list[StoredObject]:
 def log_receipt(receipt: Any) -> None:
     """Called by ``write_receipt``: log what the receipt's deletion removed, in the same transaction."""
     kind, subject = receipt.data_kind, receipt.subject_id
+    _copy_after_commit()
     common = {"data_kind": kind, "reason": receipt.reason, "deleted_at": receipt.deleted_at or utcnow()}
     target = RECEIPT_TARGETS.get(kind)
     if target is None:
@@ -149,6 +188,7 @@ def log_rows(table_name: str, rows: Iterable[Mapping[str, Any]], action: str, re
                "reason": reason, "deleted_at": deleted_at} for row in rows]
     if values:
         db.session.execute(insert(DeletionLogEntry), values)
+        _copy_after_commit()
     return len(values)
 
 
@@ -166,6 +206,7 @@ def log_matching(table: Table, where: Any, action: str, reason: str, columns: It
                   literal(utcnow(), UTCDateTime())).where(where).with_for_update(of=table)
     db.session.execute(insert(log_table).from_select(
         ["table_name", "row_id", "action", "columns", "reason", "deleted_at"], rows))
+    _copy_after_commit()
 
 
 # --- reading, exporting -------------------------------------------------------------------------------

@@ -5,15 +5,20 @@ from __future__ import annotations
 from flask import Blueprint
 
 from app.core.api import endpoint
-from app.staff import audit, manage
+from app.core.db import utcnow
+from app.staff import access_review, audit, manage
 from app.staff.auth import STAFF_API_PREFIX, current_staff, staff_required
 from app.staff.permissions import Permission
 from app.staff.schemas import (
+    AccessReviewIn,
+    AccessReviewOut,
+    AccessReviewStatusOut,
     AuditEntryOut,
     AuditPageOut,
     AuditQuery,
     ChainStatusOut,
     ReasonIn,
+    ReviewedAccountOut,
     StaffCreateIn,
     StaffListOut,
     StaffOut,
@@ -96,3 +101,27 @@ def verify_audit() -> ChainStatusOut:
                  details={"ok": status.ok, "checked": status.checked, "first_broken_id": status.first_broken_id})
     return ChainStatusOut(ok=status.ok, checked=status.checked, first_broken_id=status.first_broken_id,
                           problem=status.problem, last_id=status.last_id)
+
+
+@bp.get("/access-review")
+@staff_required(Permission.ACCESS_REVIEW)
+@endpoint("Periodic access review: every staff account with its roles and last use, and past reviews",
+          response=AccessReviewStatusOut, tags=TAGS, errors=[401, 403])
+def get_access_review() -> AccessReviewStatusOut:
+    accounts = access_review.accounts_for_review()
+    last = access_review.last_review()
+    due_at = last.reviewed_at + access_review.period() if last else None
+    audit.record("staff.access_review_view", "access_review", None, details={"accounts": len(accounts)})
+    return AccessReviewStatusOut(
+        staff=[ReviewedAccountOut(**account) for account in accounts],
+        last_review=AccessReviewOut.of(last) if last else None,
+        period_days=access_review.period().days, due_at=due_at, overdue=due_at is None or due_at <= utcnow(),
+        reviews=[AccessReviewOut.of(review) for review in access_review.recent_reviews()])
+
+
+@bp.post("/access-review")
+@staff_required(Permission.ACCESS_REVIEW)
+@endpoint("Record an access review of the staff accounts as they are now (who, when, what changed)",
+          body=AccessReviewIn, response=AccessReviewOut, status=201, tags=TAGS, errors=[401, 403, 422])
+def record_access_review(body: AccessReviewIn) -> AccessReviewOut:
+    return AccessReviewOut.of(access_review.record_review(current_staff(), body.changes))

@@ -117,3 +117,23 @@ def _refuse_update(mapper, connection, target) -> None:
 @event.listens_for(AuditEntry, "before_delete")
 def _refuse_delete(mapper, connection, target) -> None:
     raise AuditLogIsAppendOnly(f"audit entry {target.id} cannot be deleted")
+
+
+class AccessReview(db.Model):
+    """A periodic access review (policy §7): who reviewed the staff accounts, when, and what changed.
+
+    ``accounts`` is a snapshot of what the reviewer saw (username, roles, disabled, last use), so the
+    record keeps its meaning after the accounts change; the reviewer's username is copied for the same
+    reason (``reviewer_id`` is only a link).
+    """
+
+    __tablename__ = "staff_access_reviews"
+    __table_args__ = (Index("ix_staff_access_reviews_reviewed_at", "reviewed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id", ondelete="SET NULL"),
+                                                    default=None)
+    reviewer_username: Mapped[str] = mapped_column(String(64))
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    changes: Mapped[str] = mapped_column(String(2000))  # what the review changed, or "no changes"
+    accounts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

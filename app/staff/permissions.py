@@ -23,6 +23,7 @@ class Permission(StrEnum):
     RIGHTS_READ = "rights.read"
     RIGHTS_PROCESS = "rights.process"
     AUDIT_READ = "audit.read"
+    ACCESS_REVIEW = "access.review"  # §7 periodic access review: list accounts, record a review
     STAFF_MANAGE = "staff.manage"
     DASHBOARD_READ = "dashboard.read"
     NOTICES_SEND = "notices.send"  # write and send notices to users (incidents, transfer, shutdown)
@@ -43,7 +44,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.FINANCE: frozenset({P.ORDERS_READ, P.ORDERS_REFUND, P.TICKETS_READ, P.DASHBOARD_READ}),
     Role.PRIVACY_OFFICER: frozenset({P.RIGHTS_READ, P.RIGHTS_PROCESS, P.USERS_READ, P.USERS_UNMASK,
                                      P.DASHBOARD_READ, P.NOTICES_SEND}),
-    Role.AUDITOR: frozenset({P.AUDIT_READ, P.DASHBOARD_READ}),
+    Role.AUDITOR: frozenset({P.AUDIT_READ, P.ACCESS_REVIEW, P.DASHBOARD_READ}),
     Role.ADMIN: frozenset({P.STAFF_MANAGE, P.DASHBOARD_READ}),
 }
 del P

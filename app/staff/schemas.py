@@ -125,3 +125,40 @@ class ChainStatusOut(BaseModel):
     first_broken_id: int | None
     problem: str | None
     last_id: int | None
+
+
+class ReviewedAccountOut(BaseModel):
+    username: str
+    roles: list[str]
+    disabled: bool
+    totp_enabled: bool
+    created_at: datetime
+    last_login_at: datetime | None
+    last_used_at: datetime | None = Field(description="Last login or last request of any of its sessions")
+
+
+class AccessReviewOut(BaseModel):
+    id: int
+    reviewer: str
+    reviewed_at: datetime
+    changes: str
+    accounts_reviewed: int
+
+    @classmethod
+    def of(cls, review) -> AccessReviewOut:
+        return cls(id=review.id, reviewer=review.reviewer_username, reviewed_at=review.reviewed_at,
+                   changes=review.changes, accounts_reviewed=len(review.accounts or []))
+
+
+class AccessReviewStatusOut(BaseModel):
+    staff: list[ReviewedAccountOut]
+    last_review: AccessReviewOut | None
+    period_days: int = Field(description="STAFF_ACCESS_REVIEW_PERIOD_DAYS")
+    due_at: datetime | None = Field(description="When the next review is due (None: none recorded yet, due now)")
+    overdue: bool
+    reviews: list[AccessReviewOut] = Field(description="The latest reviews, newest first")
+
+
+class AccessReviewIn(StrictModel):
+    changes: str = Field(min_length=2, max_length=2000, pattern=r"\S\S",
+                         description="What the review changed (roles removed, accounts disabled…), or 'no changes'")

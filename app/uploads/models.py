@@ -37,7 +37,9 @@ class Upload(db.Model):
     source_format: Mapped[str] = mapped_column(String(8))
     review_trace_id: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     rejection_reason: Mapped[str | None] = mapped_column(String(32), default=None)
-    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)  # the generation job's public id
+    # The generation job's public id; the job row may go first (retention), the upload row then stays.
+    claimed_by: Mapped[str | None] = mapped_column(
+        ForeignKey("generation_jobs.public_id", ondelete="SET NULL"), index=True, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -245,7 +245,7 @@ def test_an_auditor_reads_the_log_and_its_chain_and_an_admin_with_totp_manages_s
     auditor.open()
     auditor.log_in("zhao_audit")
     auditor.logged_in_as("zhao_audit")
-    assert auditor.nav_sections() == ["dashboard", "audit"]
+    assert auditor.nav_sections() == ["dashboard", "audit", "review"]
     auditor.go("audit")
     page.locator("#chain-status [data-chain=ok]").wait_for()
     actions = page.locator("#audit-entries tbody tr td:nth-child(4)").all_text_contents()
@@ -272,6 +272,20 @@ def test_an_auditor_reads_the_log_and_its_chain_and_an_admin_with_totp_manages_s
     altered = page.locator(f"#audit-entries tr[data-key='{first}']")
     assert "broken" in altered.get_attribute("class") and "nothing to see" in altered.text_content()
     auditor.shot("12-audit-chain-broken")
+    assert unexpected_errors(auditor.errors, 401) == []
+
+    # §7 periodic access review: every account with its roles and last use, then the review is recorded.
+    auditor.go("review")
+    page.locator("#review-status[data-overdue=true]").wait_for()
+    assert "support" in page.text_content("#review-accounts tr[data-key=sam_support]")
+    assert page.locator("#review-accounts tr[data-key=zhao_audit]").is_visible()
+    page.fill("#review-changes", "no changes")
+    page.click("#review-submit")
+    page.locator("#review-status[data-overdue=false]").wait_for()
+    auditor.loaded("review")
+    assert "no changes" in page.text_content("#review-history") and "zhao_audit" in page.text_content("#review-status")
+    assert dbx.count(AuditEntry, AuditEntry.action == "staff.access_review") == 1
+    auditor.shot("12b-access-review")
     assert unexpected_errors(auditor.errors, 401) == []
 
     # The admin has a second factor: the page asks for it, then lets them in.
@@ -320,7 +334,7 @@ def test_an_auditor_reads_the_log_and_its_chain_and_an_admin_with_totp_manages_s
     assert "会话已结束" in page.text_content("#login-notice")
     auditor.log_in("zhao_audit")
     auditor.logged_in_as("zhao_audit")
-    assert auditor.nav_sections() == ["dashboard", "tickets", "orders", "audit"]  # finance's sections are there
+    assert auditor.nav_sections() == ["dashboard", "tickets", "orders", "audit", "review"]  # finance: tickets, orders
     assert unexpected_errors(auditor.errors, 401) == []
     auditor.close()
     admin.close()

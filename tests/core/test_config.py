@@ -88,3 +88,20 @@ def test_malformed_numbers_are_refused(monkeypatch):
     monkeypatch.setenv("MAX_JSON_BYTES", "lots")
     with pytest.raises(ConfigError, match="MAX_JSON_BYTES"):
         load_config("development")
+
+
+@pytest.mark.parametrize(("key_id", "until"), [(None, "2027-01-01T00:00:00+08:00"), ("PUB_KEY_ID_OLD", None),
+                                               ("PUB_KEY_ID_OLD", "next week"),
+                                               ("PUB_KEY_ID_OLD", "2027-01-01T00:00:00")])
+def test_a_previous_wechat_pay_public_key_needs_its_id_and_an_end_with_a_zone(monkeypatch, key_id, until):
+    monkeypatch.setenv("WECHAT_PAY_PREVIOUS_PUBLIC_KEY", "-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----")
+    for name, value in (("WECHAT_PAY_PREVIOUS_PUBLIC_KEY_ID", key_id), ("WECHAT_PAY_PREVIOUS_PUBLIC_KEY_UNTIL", until)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match="WECHAT_PAY_PREVIOUS_PUBLIC_KEY"):
+        load_config("development")
+    monkeypatch.setenv("WECHAT_PAY_PREVIOUS_PUBLIC_KEY_ID", "PUB_KEY_ID_OLD")
+    monkeypatch.setenv("WECHAT_PAY_PREVIOUS_PUBLIC_KEY_UNTIL", "2027-01-01T00:00:00+08:00")
+    assert load_config("development").WECHAT_PAY_PREVIOUS_PUBLIC_KEY_ID == "PUB_KEY_ID_OLD"

@@ -37,4 +37,4 @@ def test_the_sweep_job_runs_in_a_worker(app, app_ctx):
                                            {"worker_lost", "requeued", "dispatched"},
                                            {"queried", "paid", "closed", "shipping_retried"},
                                            {"resumed"},
-                                           set(app.config["RETENTION"]))
+                                           set(app.config["RETENTION"]), {"copied"})

@@ -126,7 +126,7 @@ def test_every_deletion_path_writes_ids_only_to_the_log(app_ctx):
     # Nothing but ids: no column of the log can hold content.
     assert set(DeletionLogEntry.__table__.c.keys()) == {
         "id", "table_name", "row_id", "public_id", "user_public_id", "object_id", "object_key", "action", "columns",
-        "data_kind", "reason", "deleted_at"}
+        "data_kind", "reason", "deleted_at", "copied_at"}
 
 
 def test_replay_after_restoring_a_backup_deletes_everything_again(app, app_ctx):

@@ -116,4 +116,5 @@ def test_every_permission_is_granted_to_some_role_and_admin_is_not_all_powerful(
     assert granted == set(Permission)
     assert ROLE_PERMISSIONS[Role.ADMIN] == {Permission.STAFF_MANAGE, Permission.DASHBOARD_READ}
     assert Permission.ORDERS_REFUND not in ROLE_PERMISSIONS[Role.SUPPORT]
-    assert ROLE_PERMISSIONS[Role.AUDITOR] == {Permission.AUDIT_READ, Permission.DASHBOARD_READ}
+    assert ROLE_PERMISSIONS[Role.AUDITOR] == {Permission.AUDIT_READ, Permission.ACCESS_REVIEW,
+                                              Permission.DASHBOARD_READ}

@@ -121,8 +121,8 @@ def test_whoami_reports_roles_permissions_and_expiry(app):
     staff = StaffClient.login(app, "pat")
     data = json_of(staff.get("/admin/api/session"))["data"]
     assert data["staff"]["roles"] == ["auditor", "privacy_officer"]
-    assert set(data["staff"]["permissions"]) == {"audit.read", "dashboard.read", "rights.read", "rights.process",
-                                                 "users.read", "users.unmask", "notices.send"}
+    assert set(data["staff"]["permissions"]) == {"access.review", "audit.read", "dashboard.read", "rights.read",
+                                                 "rights.process", "users.read", "users.unmask", "notices.send"}
     assert data["idle_timeout_s"] == app.config["STAFF_SESSION_IDLE_TIMEOUT_S"]
     assert data["csrf_token"] == staff.csrf
 

@@ -9,6 +9,7 @@ import renderAudit from "./views/audit.js";
 import renderDashboard from "./views/dashboard.js";
 import renderNotices from "./views/notices.js";
 import renderOrders from "./views/orders.js";
+import renderReview from "./views/review.js";
 import renderRights from "./views/rights.js";
 import renderStaff from "./views/staff.js";
 import renderTickets from "./views/tickets.js";
@@ -23,6 +24,7 @@ const SECTIONS = [
   { id: "notices", permission: "notices.send", zh: "用户通知", en: "Notices", render: renderNotices },
   { id: "audit", permission: "audit.read", zh: "审计日志", en: "Audit log", render: renderAudit },
   { id: "staff", permission: "staff.manage", zh: "员工管理", en: "Staff", render: renderStaff },
+  { id: "review", permission: "access.review", zh: "权限复核", en: "Access review", render: renderReview },
 ];
 const ACCOUNT = { id: "account", permission: null, render: renderAccount };
 const IDLE_MARGIN_MS = 5_000; // log out just after the server stops accepting the session, not before
