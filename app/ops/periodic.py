@@ -1,7 +1,7 @@
 """Periodic jobs, declared in one registry with stable ids, run by RQ's cron scheduler.
 
 ``python -m workers.scheduler`` runs the scheduler (one per deployment is enough; more are
-harmless: RQ's scheduler coordinates through Redis). ``make run`` runs it in a thread.
+harmless: RQ's scheduler coordinates through Redis). ``make run`` runs it as a supervised child process.
 """
 
 from __future__ import annotations
@@ -32,13 +32,6 @@ PERIODIC_JOBS = (
     PeriodicJob("orders.reconcile", reconcile_orders, "RECONCILE_ORDERS_INTERVAL_S"),
     PeriodicJob("privacy.retention", run_retention_sweep, "RETENTION_SWEEP_INTERVAL_S"),
 )
-
-
-class ThreadCronScheduler(CronScheduler):
-    """For running inside another process's thread (``make run``): signals belong to the main thread."""
-
-    def _install_signal_handlers(self) -> None:
-        pass
 
 
 def build_scheduler(app: Flask, connection: Redis, scheduler_class: type[CronScheduler] = CronScheduler
