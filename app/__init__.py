@@ -26,6 +26,9 @@ def create_app(config: BaseConfig | str | dict[str, Any] | None = None) -> Flask
         overrides = {}
 
     app = Flask(__name__, static_folder="../static", static_url_path="/static")
+    from app.core.http_request import InMemoryRequest
+
+    app.request_class = InMemoryRequest  # uploads are parsed in memory only: plain text never touches disk
     app.config.from_mapping(config_obj.as_dict())
     app.config.update(overrides)
     app.config["ENV_NAME"] = config_obj.ENV_NAME

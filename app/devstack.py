@@ -1,14 +1,18 @@
 """``make run``: the whole product on one machine with nothing installed but Python.
 
-Starts, in this order, and stops all of them on Ctrl-C:
+Starts, in this order, supervises, and stops all of them on Ctrl-C (SIGINT) or SIGTERM:
 1. database migrations (SQLite under ``instance/`` unless DATABASE_URL says otherwise);
-2. with no REDIS_URL: an embedded Redis-compatible server (fakeredis) on 127.0.0.1:EMBEDDED_REDIS_PORT,
-   so the web process and CLI commands (``flask jobs ping``) reach the same queues over TCP;
+2. with no REDIS_URL: an embedded Redis-compatible server (fakeredis) on 127.0.0.1:EMBEDDED_REDIS_PORT, a
+   thread of this process, so every other process reaches the same queues over TCP (``flask jobs ping`` too);
 3. the WeChat sandbox (its own process on WECHAT_SANDBOX_PORT, default 5100) when WECHAT_SANDBOX is on;
-4. workers and the periodic-job scheduler: threads of this process when embedded (they use the
-   in-process fake server directly, which is faster and avoids blocking commands over the emulated
-   socket), otherwise processes (``python -m workers``, ``python -m workers.scheduler``);
+4. the workers and the periodic-job scheduler, as child processes (``python -m workers``, the same forking
+   worker as in production, and ``python -m workers.scheduler``); each is a fresh interpreter, so no process
+   inherits mediapipe models from a parent (this one never loads them);
 5. the web app as a child process on WEB_PORT (default 5000).
+
+Supervision: a child that exits (crash, OOM kill, ``kill -9``) is logged and started again after a backoff
+(1 s, doubling to 30 s while it keeps dying within a minute of its start); the stack stops only on a signal.
+A child that exits while the stack is still starting is a configuration problem: the stack stops with it.
 
 With the sandbox on it also seeds the demo's staff account (``app.demo.staff``) and prints its password,
 so the admin console at ``/admin/`` can be tried at once. The web app serves plain http on 127.0.0.1, so the
@@ -17,6 +21,7 @@ staff cookie goes without its ``Secure`` flag here (``STAFF_COOKIE_SECURE=0``, u
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -31,16 +36,70 @@ from app.config import INSTANCE_DIR, load_config
 from app.core.jobs import DEFAULT_QUEUE, GENERATION_QUEUE, MAINTENANCE_QUEUE
 
 WORKER_GROUPS = ([GENERATION_QUEUE], [DEFAULT_QUEUE, MAINTENANCE_QUEUE])
+BACKOFF_FIRST_S = 1.0
+BACKOFF_MAX_S = 30.0
+STABLE_AFTER_S = 60.0  # a child that ran this long before exiting starts again after the first backoff
+
+log = logging.getLogger("app.devstack")
+
+
+@dataclass
+class Child:
+    """One supervised process of the stack: started, watched, started again after a backoff when it exits."""
+
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    proc: subprocess.Popen | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    failures_in_a_row: int = 0
+    restart_at: float | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.args, env=self.env)
+        self.started_at, self.restart_at = time.monotonic(), None
+        log.info("process started", extra={"child": self.name, "pid": self.proc.pid, "restarts": self.restarts})
+
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+    def watch(self, now: float) -> None:
+        """Called every tick: notice an exit and schedule the restart, or restart when its time has come."""
+        if self.restart_at is None and self.exited():
+            assert self.proc is not None
+            self.failures_in_a_row = 1 if now - self.started_at >= STABLE_AFTER_S else self.failures_in_a_row + 1
+            delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (self.failures_in_a_row - 1))
+            self.restart_at = now + delay
+            log.warning("process exited; restarting", extra={
+                "child": self.name, "pid": self.proc.pid, "returncode": self.proc.returncode,
+                "restart_in_s": delay, "ran_s": round(now - self.started_at, 1)})
+        elif self.restart_at is not None and now >= self.restart_at:
+            self.restarts += 1
+            self.start()
+
+    def terminate(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+
+    def wait_or_kill(self, timeout_s: float = 10) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 @dataclass
 class DevStack:
     host: str = "127.0.0.1"
     web_port: int = int(os.environ.get("WEB_PORT", "5000"))
-    children: list[subprocess.Popen] = field(default_factory=list)
-    threads: list[threading.Thread] = field(default_factory=list)
+    children: list[Child] = field(default_factory=list)
     stop_callbacks: list = field(default_factory=list)
     demo_staff: object = None
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> int:
         config = load_config()
@@ -52,19 +111,33 @@ class DevStack:
         self.demo_staff = ensure_demo_staff(app, INSTANCE_DIR)
         env = dict(os.environ)
         env.setdefault("STAFF_COOKIE_SECURE", "0")  # http://127.0.0.1 (a deployment serves https)
-        if config.REDIS_URL is None:
-            self.start_embedded_queue(app, config.EMBEDDED_REDIS_PORT)
-            env["REDIS_URL"] = f"redis://127.0.0.1:{config.EMBEDDED_REDIS_PORT}/0"
-        else:
+        self.handle_signals()
+        try:
+            if config.REDIS_URL is None:
+                self.start_embedded_queue(config.EMBEDDED_REDIS_PORT)
+                env["REDIS_URL"] = f"redis://127.0.0.1:{config.EMBEDDED_REDIS_PORT}/0"
             self.start_worker_processes(env)
-        if config.WECHAT_SANDBOX:
-            self.start_wechat_sandbox(env, config.WECHAT_SANDBOX_PORT)
-        self.start_web(env)
-        self.wait_until_ready(f"http://{self.host}:{self.web_port}/readyz")
-        if config.WECHAT_SANDBOX:
-            self.wait_until_ready(f"http://{self.host}:{config.WECHAT_SANDBOX_PORT}/sandbox/api/apps")
+            if config.WECHAT_SANDBOX:
+                self.start_wechat_sandbox(env, config.WECHAT_SANDBOX_PORT)
+            self.start_web(env)
+            self.wait_until_ready(f"http://{self.host}:{self.web_port}/readyz")
+            if config.WECHAT_SANDBOX:
+                self.wait_until_ready(f"http://{self.host}:{config.WECHAT_SANDBOX_PORT}/sandbox/api/apps")
+        except BaseException:
+            self.shutdown()
+            raise
+        if self.stopping.is_set():  # Ctrl-C while starting
+            self.shutdown()
+            return 0
         self.print_banner(config)
         return self.supervise()
+
+    def handle_signals(self) -> None:
+        def on_signal(signum, frame) -> None:
+            self.stopping.set()
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
 
     def migrate(self, app) -> None:
         from flask_migrate import upgrade
@@ -75,56 +148,41 @@ class DevStack:
             upgrade()
             ensure_initial_version()
 
-    def start_embedded_queue(self, app, port: int) -> None:
-        import fakeredis
-        from rq import Queue
-
+    def start_embedded_queue(self, port: int) -> None:
         from app.core.embedded_redis import EmbeddedRedisServer
-        from workers.base import AppThreadWorker
 
         server = EmbeddedRedisServer((self.host, port))
         serve = threading.Thread(target=server.serve_forever, name="embedded-redis", daemon=True)
         serve.start()
         self.stop_callbacks.append(server.shutdown)
-        # Workers share the server's data in memory; everybody else connects over TCP.
-        connection = fakeredis.FakeRedis(server=server.fake_server)
-        for queue_names in WORKER_GROUPS:
-            queues = [Queue(name, connection=connection) for name in queue_names]
-            worker = AppThreadWorker(queues, connection=connection, flask_app=app)
-            thread = threading.Thread(target=worker.work, kwargs={"logging_level": "INFO"},
-                                      name=f"worker-{'+'.join(queue_names)}", daemon=True)
-            thread.start()
-            self.stop_callbacks.append(worker.request_thread_stop)
-            self.threads.append(thread)
-        from app.ops.periodic import ThreadCronScheduler, build_scheduler
 
-        scheduler = build_scheduler(app, connection, ThreadCronScheduler)
-        threading.Thread(target=scheduler.start, name="scheduler", daemon=True).start()
+    def start_child(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        child = Child(name, args, env)
+        child.start()
+        self.children.append(child)
 
     def start_worker_processes(self, env: dict[str, str]) -> None:
         for queue_names in WORKER_GROUPS:
-            self.children.append(subprocess.Popen([sys.executable, "-m", "workers", "--queues", *queue_names],
-                                                  env=env))
-        self.children.append(subprocess.Popen([sys.executable, "-m", "workers.scheduler"], env=env))
+            self.start_child(f"worker {'+'.join(queue_names)}",
+                             [sys.executable, "-m", "workers", "--queues", *queue_names], env)
+        self.start_child("scheduler", [sys.executable, "-m", "workers.scheduler"], env)
 
     def start_wechat_sandbox(self, env: dict[str, str], port: int) -> None:
         # Content-check verdicts are pushed to the web app, as WeChat would.
         sandbox_env = {**env, "WECHAT_SANDBOX_PUSH_URL": f"http://{self.host}:{self.web_port}/api/v1/wechat/push"}
-        self.children.append(subprocess.Popen(
-            [sys.executable, "-m", "app.wechat_sandbox", "--host", self.host, "--port", str(port)], env=sandbox_env,
-        ))
+        self.start_child("wechat sandbox", [sys.executable, "-m", "app.wechat_sandbox", "--host", self.host,
+                                            "--port", str(port)], sandbox_env)
 
     def start_web(self, env: dict[str, str]) -> None:
-        self.children.append(subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi:app", "run", "--host", self.host,
-             "--port", str(self.web_port), "--no-reload", "--no-debugger"],
-            env=env,
-        ))
+        self.start_child("web", [sys.executable, "-m", "flask", "--app", "wsgi:app", "run", "--host", self.host,
+                                 "--port", str(self.web_port), "--no-reload", "--no-debugger"], env)
 
     def wait_until_ready(self, url: str, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if any(child.poll() is not None for child in self.children):
+            if self.stopping.is_set():
+                return
+            if any(child.exited() for child in self.children):
                 raise SystemExit("a process of the stack exited during start-up; see the log above")
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:
@@ -162,32 +220,18 @@ class DevStack:
         return [f"  Console      {base}/admin/  staff login: {staff.username} / {password}  (every role; demo only)"]
 
     def supervise(self) -> int:
-        stopping = threading.Event()
-
-        def on_signal(signum, frame) -> None:
-            stopping.set()
-
-        signal.signal(signal.SIGINT, on_signal)
-        signal.signal(signal.SIGTERM, on_signal)
-        exit_code = 0
-        while not stopping.wait(0.5):
+        while not self.stopping.wait(0.5):
+            now = time.monotonic()
             for child in self.children:
-                if child.poll() is not None:
-                    print(f"process {child.args[2:4]} exited with {child.returncode}; stopping", flush=True)
-                    exit_code = 1
-                    stopping.set()
+                child.watch(now)
         self.shutdown()
-        return exit_code
+        return 0
 
     def shutdown(self) -> None:
+        for child in reversed(self.children):  # the web app first, the workers last
+            child.terminate()
         for child in self.children:
-            if child.poll() is None:
-                child.terminate()
-        for child in self.children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            child.wait_or_kill()
         for callback in self.stop_callbacks:
             callback()
         print("stopped", flush=True)

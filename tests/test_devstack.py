@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -78,3 +79,72 @@ def test_make_run_stack_answers_readyz_runs_a_cli_job_and_stops_on_ctrl_c(stack_
     assert port_is_closed(web_port)
     assert port_is_closed(int(stack_env["EMBEDDED_REDIS_PORT"]))
     assert port_is_closed(int(stack_env["WECHAT_SANDBOX_PORT"]))
+
+
+class StackOutput:
+    """The stack's output, read line by line in a thread while it runs."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.lines.append(line)
+
+    def events(self, message: str) -> list[dict]:
+        found = []
+        for line in list(self.lines):
+            if line.startswith("{") and f'"message": "{message}"' in line:
+                found.append(json.loads(line))
+        return found
+
+    def wait_for(self, message: str, count: int, timeout_s: float = 60) -> list[dict]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            events = self.events(message)
+            if len(events) >= count:
+                return events
+            time.sleep(0.2)
+        raise AssertionError(f"no {count} x {message!r} within {timeout_s}s:\n{''.join(self.lines)[-3000:]}")
+
+    def text(self) -> str:
+        self._thread.join(timeout=30)
+        return "".join(self.lines)
+
+
+def jobs_ping(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi:app", "jobs", "ping", "--queue", "generation",
+                           "--timeout", "30"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
+
+
+def test_a_killed_generation_worker_is_restarted_and_processes_the_next_job(stack_env):
+    proc = subprocess.Popen([sys.executable, "-m", "app.devstack"], cwd=ROOT, env=stack_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = StackOutput(proc)
+    try:
+        wait_ready(f"http://127.0.0.1:{stack_env['WEB_PORT']}/readyz", proc)
+        started = {event["child"]: event["pid"] for event in output.events("process started")}
+        assert set(started) == {"worker generation", "worker default+maintenance", "scheduler", "wechat sandbox",
+                                "web"}
+        worker_pid = started["worker generation"]
+        first = jobs_ping(stack_env)
+        assert first.returncode == 0 and "answered by worker" in first.stdout, first.stdout + first.stderr
+
+        os.kill(worker_pid, signal.SIGKILL)  # as the OOM killer would
+        exited = output.wait_for("process exited; restarting", 1)[0]
+        assert (exited["child"], exited["pid"], exited["returncode"]) == ("worker generation", worker_pid,
+                                                                            -signal.SIGKILL)
+        restarted = [e for e in output.wait_for("process started", 6) if e["child"] == "worker generation"][-1]
+        assert restarted["pid"] != worker_pid and restarted["restarts"] == 1
+
+        after = jobs_ping(stack_env)  # the next job on the generation queue is processed by the new worker
+        assert after.returncode == 0 and "answered by worker" in after.stdout, after.stdout + after.stderr
+        assert proc.poll() is None  # the stack kept running throughout
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0, output.text()
+    assert "stopped" in output.text()

@@ -5,8 +5,6 @@
   ``python -m workers`` first imports the job's model stack (never its models: ``workers/preload.py``), so
   the work horses inherit it.
 - ``AppSimpleWorker`` runs jobs in its own process (tests: nothing forks).
-- ``AppThreadWorker`` runs in a thread of another process (the embedded ``make run`` stack): it
-  installs no signal handlers and times jobs out with a timer instead of SIGALRM.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ from flask import Flask
 from rq import SimpleWorker, Worker
 from rq.job import Job
 from rq.queue import Queue
-from rq.timeouts import TimerDeathPenalty
 
 from app.extensions import db
 
@@ -50,13 +47,3 @@ class AppSimpleWorker(AppContextMixin, SimpleWorker):
     def __init__(self, *args, flask_app: Flask, **kwargs) -> None:
         self.flask_app = flask_app
         super().__init__(*args, **kwargs)
-
-
-class AppThreadWorker(AppSimpleWorker):
-    death_penalty_class = TimerDeathPenalty
-
-    def _install_signal_handlers(self) -> None:
-        """Signals belong to the main thread; the owner stops us with ``request_thread_stop``."""
-
-    def request_thread_stop(self) -> None:
-        self._stop_requested = True

@@ -1,6 +1,6 @@
 """Periodic jobs, declared in one registry with stable ids, run by RQ's cron scheduler.
 
-``python -m workers.scheduler`` runs the scheduler; ``make run`` runs it in a thread. One per
+``python -m workers.scheduler`` runs the scheduler; ``make run`` runs it as a supervised child process. One per
 deployment is enough, and a second one started by mistake (or a standby kept for fail-over) is
 harmless: RQ's own ``CronScheduler`` does not coordinate between instances (each would enqueue every
 job), so before enqueueing a due job a scheduler takes that job's lease in Redis (``SET NX PX`` for
@@ -83,13 +83,6 @@ class LeasedCronScheduler(CronScheduler):
             # the start of this loop (a slow loop would bring the holder back before its own lease ran out).
             job.set_enqueue_time(now())
         return enqueued
-
-
-class ThreadCronScheduler(LeasedCronScheduler):
-    """For running inside another process's thread (``make run``): signals belong to the main thread."""
-
-    def _install_signal_handlers(self) -> None:
-        pass
 
 
 def build_scheduler(app: Flask, connection: Redis,

@@ -34,11 +34,17 @@ class InvalidImage(ApiError):
     status, code, message = 422, "invalid_image", "This photo cannot be used."
 
 
+def photo_too_large(limit: int) -> PayloadTooLarge:
+    """The one answer to an over-large photo, whether the file or the whole request is over its limit: the
+    client needs one code to show "choose a smaller photo", and the limit it must meet (the file's)."""
+    return PayloadTooLarge("The photo is larger than allowed.", code="upload_too_large",
+                           details={"max_bytes": limit})
+
+
 def read_limited(stream, limit: int) -> bytes:
     data = stream.read(limit + 1)
     if len(data) > limit:
-        raise PayloadTooLarge("The photo is larger than allowed.", code="upload_too_large",
-                              details={"max_bytes": limit})
+        raise photo_too_large(limit)
     return data
 
 

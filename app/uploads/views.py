@@ -8,6 +8,7 @@ from typing import Literal
 from flask import Blueprint, Response, current_app, request
 from flask_login import current_user
 from pydantic import BaseModel, Field
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.accounts.auth import phone_required
 from app.consent.guards import requires_consent
@@ -56,7 +57,8 @@ def upload_out(upload: Upload) -> UploadOut:
           description="multipart/form-data with `file` (JPEG/PNG/WebP) and `declaration` "
                       "(own_face | subject_consented). Errors: invalid_image (details.reason: unsupported_format, "
                       "corrupt, animated, too_small, too_many_pixels, no_face, multiple_faces, face_too_small, "
-                      "too_blurry, too_dark), upload_too_large, consent_required, guardian_consent_required, "
+                      "too_blurry, too_dark), upload_too_large (413, whether the file or the whole request is "
+                      "over its limit; details.max_bytes), consent_required, guardian_consent_required, "
                       "rate_limited (429: RATE_LIMIT_UPLOADS_PER_USER, or UPLOAD_MAX_UNCLAIMED_PER_USER photos not "
                       "yet used by a job: details.max_unclaimed), "
                       "queue_unavailable (503), storage_unavailable (503), storage_full (507): nothing was saved.")
@@ -65,10 +67,14 @@ def create_upload():
         from app.core.errors import UnsupportedMediaType
 
         raise UnsupportedMediaType("Send the photo as multipart/form-data.")
-    file = request.files.get("file")
+    limit = current_app.config["UPLOAD_MAX_BYTES"]
+    try:
+        file = request.files.get("file")
+    except RequestEntityTooLarge as exc:  # the whole request is over MAX_CONTENT_LENGTH: still the photo's fault
+        raise services.photo_too_large(limit) from exc
     if file is None:
         raise BadRequest("Attach the photo as the `file` field.", code="file_required")
-    data = services.read_limited(file.stream, current_app.config["UPLOAD_MAX_BYTES"])
+    data = services.read_limited(file.stream, limit)
     upload = services.ingest(current_user, data, request.form.get("declaration", ""))
     return upload_out(upload)
 

@@ -1,4 +1,7 @@
+import contextlib
+import socket
 import threading
+import time
 
 import pytest
 import redis
@@ -47,3 +50,41 @@ def test_rate_limits_work_on_the_embedded_server(embedded):
         with pytest.raises(RateLimited) as caught:
             enforce(rule)
         assert 1 <= caught.value.details["retry_after"] <= 60
+
+
+def blpop_in_thread(url: str) -> tuple[redis.Redis, threading.Thread]:
+    """A client blocked in BLPOP over TCP, as an idle RQ worker is."""
+    conn = redis.Redis.from_url(url, single_connection_client=True)
+
+    def wait() -> None:
+        with contextlib.suppress(redis.ConnectionError, OSError, ValueError):  # the test may close its socket
+            conn.blpop(["jobs"], timeout=30)
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    time.sleep(0.5)  # blocked in the server by now
+    return conn, thread
+
+
+def test_a_client_that_hung_up_in_blpop_never_takes_the_next_value(embedded):
+    """A killed worker's pending BLPOP must not pop, and lose, the next job pushed."""
+    conn, _ = blpop_in_thread(embedded)
+    conn.connection._sock.shutdown(socket.SHUT_RDWR)  # gone, as a SIGKILLed process's socket is
+    other = redis.Redis.from_url(embedded)
+    other.rpush("jobs", "job-1")  # at once: before the watchdog has had its turn
+    time.sleep(0.3)
+    assert other.lrange("jobs", 0, -1) == [b"job-1"]
+    assert other.blpop(["jobs"], timeout=5) == (b"jobs", b"job-1")  # a live client gets it
+
+
+def test_shutdown_returns_promptly_while_a_client_waits_in_blpop():
+    server = EmbeddedRedisServer(("127.0.0.1", free_port()))
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    _, waiting = blpop_in_thread(f"redis://127.0.0.1:{server.server_address[1]}/0")
+    started = time.monotonic()
+    server.shutdown()
+    server.server_close()
+    waiting.join(timeout=5)
+    assert not waiting.is_alive()  # the client got its answer (a timeout) instead of waiting 30 s
+    assert time.monotonic() - started < 5

@@ -68,7 +68,8 @@ def test_uploads_over_the_limits_are_refused(uploader, app, dbx):
     assert big.status_code == 413 and error_code(big) == "upload_too_large"
     huge = raw_upload(uploader, b"\0" * (app.config["MAX_CONTENT_LENGTH"] + 1),
                       f"multipart/form-data; boundary={BOUNDARY}")
-    assert huge.status_code == 413 and error_code(huge) == "payload_too_large"
+    assert huge.status_code == 413 and error_code(huge) == "upload_too_large"  # one code whatever the size
+    assert big.get_json()["error"]["details"]["max_bytes"] == huge.get_json()["error"]["details"]["max_bytes"] == limit
     assert dbx.count(Upload) == 0 and dbx.count(StoredObject) == 0
 
 

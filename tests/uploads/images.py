@@ -89,3 +89,19 @@ def png_bomb(side: int = 20000) -> bytes:
     body = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
     header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+def large_jpeg_with_gps(min_bytes: int = 2_000_000) -> bytes:
+    """A phone-sized portrait (2560×2560 with sensor-like noise, EXIF GPS) of at least ``min_bytes``."""
+    import numpy as np
+
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", (31.0, 11.0, 52.0)
+    gps[3], gps[4] = "E", (121.0, 25.0, 48.0)
+    pixels = np.asarray(portrait().resize((2560, 2560), Image.Resampling.BILINEAR)).astype(np.int16)
+    noise = np.random.default_rng(16).integers(-8, 9, size=pixels.shape, dtype=np.int16)
+    data = encode(Image.fromarray((pixels + noise).clip(0, 255).astype(np.uint8)), "JPEG", exif=exif, quality=95)
+    assert len(data) >= min_bytes, len(data)
+    return data

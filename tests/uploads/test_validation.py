@@ -73,6 +73,25 @@ def test_too_many_bytes_is_413(uploader, app):
     assert response.status_code == 413 and response.get_json()["error"]["code"] == "upload_too_large"
 
 
+def test_a_request_over_the_request_limit_is_the_same_413_upload_too_large(uploader, app, dbx, sample_jpeg):
+    """Over UPLOAD_MAX_BYTES or over MAX_CONTENT_LENGTH (refused before the body is read): one code, one limit."""
+    limits = app.config["UPLOAD_MAX_BYTES"], app.config["MAX_CONTENT_LENGTH"]
+    app.config["UPLOAD_MAX_BYTES"], app.config["MAX_CONTENT_LENGTH"] = 10_000, 20_000
+    try:
+        file_over = post_photo(uploader, sample_jpeg[:15_000])  # the file over its limit, the request under
+        request_over = post_photo(uploader, sample_jpeg + b"\0" * 25_000)  # the whole request over its limit
+        json_over = uploader.call("PATCH", "/api/v1/me", json={"nickname": "x" * 30_000})
+    finally:
+        app.config["UPLOAD_MAX_BYTES"], app.config["MAX_CONTENT_LENGTH"] = limits
+    for response in (file_over, request_over):
+        assert response.status_code == 413
+        error = response.get_json()["error"]
+        assert (error["code"], error["details"]["max_bytes"]) == ("upload_too_large", 10_000)
+    # a JSON body is no photo: the generic code stays for it
+    assert json_over.status_code == 413 and json_over.get_json()["error"]["code"] == "payload_too_large"
+    assert dbx.count(Upload) == 0
+
+
 def test_declaration_and_file_are_required(uploader, sample_jpeg):
     missing = post_photo(uploader, sample_jpeg, declaration="")
     assert missing.status_code == 422 and missing.get_json()["error"]["details"]["fields"][0]["field"] == "declaration"
