@@ -173,6 +173,11 @@ class BaseConfig:
         self.PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", f"http://127.0.0.1:{env_int('WEB_PORT', 5000)}")
         self.MEDIA_URL_TTL_S = env_int("MEDIA_URL_TTL_S", 600)
         self.SHARE_LINK_TTL_S = env_int("SHARE_LINK_TTL_S", 7 * 24 * 3600)  # a shared preview's link
+        # AI-generated content labels (GB 45438-2025, app/generation/aigc.py): who made and who serves a file, and
+        # the key of the HMAC in the label's ReservedCode1/2 that proves a file and its label are ours.
+        self.AIGC_LABEL_KEY = env_str("AIGC_LABEL_KEY", "dev-aigc-label-key-not-for-production")
+        self.AIGC_CONTENT_PRODUCER = env_str("AIGC_CONTENT_PRODUCER", "妙画 Miaohua")
+        self.AIGC_CONTENT_PROPAGATOR = env_str("AIGC_CONTENT_PROPAGATOR", "妙画 Miaohua")
         # Data exports (policy §8(5)): the encrypted archive lives this long; its download link much less.
         self.EXPORT_TTL_DAYS = env_int("EXPORT_TTL_DAYS", 7)
         self.EXPORT_DOWNLOAD_URL_TTL_S = env_int("EXPORT_DOWNLOAD_URL_TTL_S", 600)
@@ -369,7 +374,7 @@ class ProductionConfig(BaseConfig):
     REQUIRED_SECRETS = ("SECRET_KEY", "ENCRYPTION_KEY", "LOOKUP_HASH_KEY", "WECHAT_APPID", "WECHAT_SECRET",
                         "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY", "PUBLIC_BASE_URL", "WECHAT_PAY_MCHID",
                         "WECHAT_PAY_PRIVATE_KEY", "WECHAT_PAY_CERT_SERIAL", "WECHAT_PAY_APIV3_KEY",
-                        "METRICS_TOKEN")
+                        "METRICS_TOKEN", "AIGC_LABEL_KEY")
 
     def __init__(self) -> None:
         super().__init__()
@@ -377,6 +382,7 @@ class ProductionConfig(BaseConfig):
         self.SECRET_KEY = env_str("SECRET_KEY")
         self.ENCRYPTION_KEY = env_str("ENCRYPTION_KEY")
         self.LOOKUP_HASH_KEY = env_str("LOOKUP_HASH_KEY")
+        self.AIGC_LABEL_KEY = env_str("AIGC_LABEL_KEY")
         self.PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL")
         self.SQLALCHEMY_DATABASE_URI = _database_url(env_str("DATABASE_URL", ""))
         self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options(self.SQLALCHEMY_DATABASE_URI)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import struct
 import subprocess
+import tempfile
 
 import pytest
 
@@ -15,7 +16,6 @@ require_models()
 import numpy as np  # noqa: E402
 
 from workers.generators import GeneratedVideo, GenerationRequest, get_style  # noqa: E402
-from workers.generators import video as video_module  # noqa: E402
 from workers.generators.video import ffmpeg_exe  # noqa: E402
 
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"moof", b"traf", b"mvex"}
@@ -69,7 +69,7 @@ def clip(generator, portrait_bytes, tmp_path_factory) -> GeneratedVideo:
     mp = pytest.MonkeyPatch()
     try:
         mp.chdir(work)
-        mp.setattr(video_module.tempfile, "tempdir", str(work))
+        mp.setattr(tempfile, "tempdir", str(work))
         progress: list[float] = []
         [result] = generator.generate(
             GenerationRequest(style=get_style("living_photo"), sources=(portrait_bytes,), long_side=360),
