@@ -25,7 +25,8 @@ def inspect(file: Path, as_json: bool) -> None:
     try:
         verdict = aigc.verify(file.read_bytes(), current_app.config["AIGC_LABEL_KEY"].encode())
     except aigc.LabelError as exc:
-        raise click.ClickException(f"{file}: {exc}") from exc
+        click.echo(f"{file}: {exc}", err=True)
+        raise SystemExit(2) from exc
     report = {"file": str(file), "format": verdict.format, "label": verdict.label,
               "producer_code_valid": verdict.producer_valid, "propagator_code_valid": verdict.propagator_valid,
               "ok": verdict.ok}

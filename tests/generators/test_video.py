@@ -121,3 +121,23 @@ def test_faststart_layout_puts_the_index_first(generator, portrait_bytes):
     assert kinds[0] == b"ftyp" and kinds.index(b"moov") < kinds.index(b"mdat")
     raw, _ = _decode(result.data)
     assert len(raw) == 24 * 240 * 240 * 3
+
+
+def test_every_frame_carries_the_visible_ai_label(clip):
+    """GB 45438-2025: the label on the opening frames for at least 2 s; here it is on every frame, its text at
+    least 5 % of the shortest side high, inside a dark plate in the bottom-right corner."""
+    from workers.generators.aigc_label import stamp_for
+
+    raw, _ = _decode(clip.data)
+    frames = np.frombuffer(raw, np.uint8).reshape(clip.frame_count, clip.height, clip.width, 3)
+    stamp = stamp_for(clip.width, clip.height)
+    ph, pw = stamp.patch.shape[:2]
+    assert stamp.y > clip.height / 2 and stamp.x > clip.width / 2  # a corner
+    text = np.all(stamp.patch[..., :3] == 255, axis=2)  # where the label's white text is fully drawn
+    assert clip.frame_count / clip.fps >= 2.0
+    for index, frame in enumerate(frames):
+        plate = frame[stamp.y : stamp.y + ph, stamp.x : stamp.x + pw].astype(int)
+        bright = np.all(plate >= 180, axis=2)  # under the plate only the label's text can be this bright
+        assert bright[text].mean() > 0.9, f"frame {index}: the label's text is not there"
+        rows = np.flatnonzero(bright.any(axis=1))
+        assert rows[-1] + 1 - rows[0] >= 0.05 * min(clip.width, clip.height), f"frame {index}: label too small"

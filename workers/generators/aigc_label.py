@@ -46,16 +46,20 @@ def font_path() -> str:
 
 @lru_cache(maxsize=64)
 def _font(size: int) -> ImageFont.FreeTypeFont:
-    font = ImageFont.truetype(font_path(), size, index=_SC_FACE_INDEX)
-    notdef = _glyph(font, "\U000f0000")  # a private-use code point: the font's "tofu" glyph
+    return check_glyphs(ImageFont.truetype(font_path(), size, index=_SC_FACE_INDEX))
+
+
+def check_glyphs(font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> ImageFont.FreeTypeFont:
+    """The font, if it draws every character of the label; ``LabelFontMissing`` if any comes out as "tofu"."""
+    notdef = _glyph(font, "\U000f0000")  # a private-use code point: the font's "missing glyph" box
     for char in LABEL_TEXT:
         if not char.isascii() and _glyph(font, char) == notdef:
             raise LabelFontMissing(f"the font {font.getname()} has no glyph for {char!r}")
     return font
 
 
-def _glyph(font: ImageFont.FreeTypeFont, char: str) -> bytes:
-    canvas = Image.new("L", (2 * font.size, 2 * font.size))
+def _glyph(font, char: str) -> bytes:
+    canvas = Image.new("L", (2 * int(font.size), 2 * int(font.size)))
     ImageDraw.Draw(canvas).text((0, 0), char, font=font, fill=255)
     return canvas.tobytes()
 
