@@ -179,3 +179,17 @@ def test_flask_aigc_inspect_reads_the_labels_and_verifies_them(ctx, tmp_path):
     text.write_text("hello")
     unreadable = runner.invoke(args=["aigc", "inspect", str(text)])
     assert unreadable.exit_code == 2 and "not a JPEG, PNG or MP4" in unreadable.output
+
+
+def test_the_policy_pages_explain_the_labels_to_the_user(client, app):
+    page = client.get("/privacy/ai-labels")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    for words in ("AI生成", "5%", "2 秒", "XMP", TC260_NS, "校验码", "GB 45438-2025"):
+        assert words in text, words
+    with app.app_context():
+        from app.consent import policy
+
+        policy.ensure_initial_version()
+    privacy = client.get("/privacy").get_data(as_text=True)
+    assert 'href="/privacy/ai-labels"' in privacy  # linked from every policy page

@@ -7,8 +7,11 @@ from urllib.parse import urlsplit
 
 import numpy as np
 from PIL import Image
+from sqlalchemy import update
 
+from app.core.db import utcnow
 from app.generation import aigc
+from app.orders.models import Entitlement
 from tests.generation.aigc_support import exiftool_label
 from tests.generation.conftest import run_generation_queue, start_job, upload_ids
 from tests.orders.conftest import buy, pay, wait_for_order
@@ -31,7 +34,7 @@ def label_text_present(rgb: np.ndarray) -> bool:
 
 
 def test_a_paid_video_is_watchable_and_downloadable_without_a_second_purchase(uploader, sample_jpeg, wechat_sandbox,
-                                                                             app, client):
+                                                                             app, client, dbx):
     data = buy(uploader, "video_generation")["data"]
     pay(wechat_sandbox, data)
     wait_for_order(uploader, data["order"]["order_no"], "fulfilled")
@@ -67,6 +70,13 @@ def test_a_paid_video_is_watchable_and_downloadable_without_a_second_purchase(up
     refused = buy(uploader, "hd_job", job["id"], expect=409)
     assert refused["error"]["code"] == "already_entitled"
     assert buy(uploader, "hd_result", result["id"], expect=409)["error"]["code"] == "already_entitled"
+
+    # a refund (here by customer service) revokes what the credit paid for
+    dbx.execute(update(Entitlement).values(revoked_at=utcnow()))
+    links = uploader.get(f"/api/v1/results/{result['id']}/links").get_json()["data"]
+    gone = client.get(path_of(links["original_url"]))
+    assert gone.status_code == 402 and gone.get_json()["error"]["code"] == "entitlement_required"
+    assert client.get(path_of(links["preview_url"])).status_code == 200  # the free preview stays
 
 
 def test_a_free_style_s_hd_original_is_sold_once_and_labelled(uploader, sample_jpeg, wechat_sandbox, app, client):
