@@ -92,7 +92,10 @@ def video_poster(video_bytes: bytes, frame_index: int, produce_id: str) -> tuple
     return watermarked_preview(proc.stdout, produce_id)
 
 
-def for_propagation(data: bytes, propagate_id: str) -> bytes:
-    """A file served through a share link: the propagator fields added to its label, signed."""
+def for_propagation(data: bytes, produce_id: str, propagate_id: str) -> bytes:
+    """A file served through a share link: the propagator fields added to its label, signed. A file stored
+    before labels were signed (no XMP label yet) gets its producer label first."""
+    if aigc.read(data) is None:
+        data = _producer_label(data, produce_id)
     return aigc.label_as_propagator(data, key=_key(), propagator=current_app.config["AIGC_CONTENT_PROPAGATOR"],
                                     propagate_id=propagate_id)

@@ -214,6 +214,6 @@ def share_result(result_id: str):
 def shared_media(token: str):
     result = sharing.shared_result(token)
     stored = result.preview
-    data = previews.for_propagation(objects.read(stored), sharing.propagate_id(token))
+    data = previews.for_propagation(objects.read(stored), result.public_id, sharing.propagate_id(token))
     return Response(data, mimetype=stored.mime_type,
                     headers={"Cache-Control": "private, max-age=60", "X-Robots-Tag": "noindex"})

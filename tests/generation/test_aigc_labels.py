@@ -111,7 +111,7 @@ def test_the_integrity_code_proves_content_and_label_are_ours(ctx, key):
 
 def test_the_propagator_fields_are_added_signed_and_the_file_keeps_one_label(ctx, key):
     preview, _ = previews.watermarked_preview(image_bytes((800, 600), "JPEG"), "res-3")
-    shared = previews.for_propagation(preview, "share-abc")
+    shared = previews.for_propagation(preview, "res-3", "share-abc")
     label = aigc.read(shared)
     assert exiftool_label(shared) == label
     assert (label["ContentPropagator"], label["PropagateID"]) == (ctx.config["AIGC_CONTENT_PROPAGATOR"], "share-abc")
@@ -123,6 +123,14 @@ def test_the_propagator_fields_are_added_signed_and_the_file_keeps_one_label(ctx
     assert np.array_equal(decode(shared), decode(preview))  # not re-encoded
     tampered = aigc._embed(aigc._strip(shared, "jpeg"), "jpeg", dict(label, PropagateID="share-other"))
     assert aigc.verify(tampered, key).propagator_valid is False
+
+
+def test_a_file_stored_before_signed_labels_is_labelled_when_shared(ctx, key):
+    old_preview = image_bytes((300, 300), "JPEG")  # what the old code stored: no XMP label
+    shared = previews.for_propagation(old_preview, "res-old", "share-old")
+    label = aigc.read(shared)
+    assert (label["ProduceID"], label["PropagateID"]) == ("res-old", "share-old")
+    assert aigc.verify(shared, key).ok
 
 
 def _mp4(layout: str) -> bytes:
@@ -153,7 +161,7 @@ def test_videos_carry_the_signed_label_in_the_mp4_metadata(ctx, key, layout):
 def test_flask_aigc_inspect_reads_the_labels_and_verifies_them(ctx, tmp_path):
     good = tmp_path / "good.jpg"
     good.write_bytes(previews.for_propagation(previews.watermarked_preview(image_bytes((500, 500), "JPEG"),
-                                                                            "res-cli")[0], "share-cli"))
+                                                                            "res-cli")[0], "res-cli", "share-cli"))
     runner = ctx.test_cli_runner()
     shown = runner.invoke(args=["aigc", "inspect", str(good)])
     assert shown.exit_code == 0, shown.output
