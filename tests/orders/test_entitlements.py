@@ -100,3 +100,21 @@ def test_a_free_style_s_hd_original_is_sold_once_and_labelled(uploader, sample_j
     # its only result is already the user's: buying the whole job's HD again is refused, not charged
     assert buy(uploader, "hd_result", result["id"], expect=409)["error"]["code"] == "already_entitled"
     assert buy(uploader, "hd_job", job["id"], expect=409)["error"]["code"] == "already_entitled"
+
+
+def test_a_paid_avatar_is_downloadable_without_a_second_purchase(uploader, sample_jpeg, wechat_sandbox, app, client):
+    data = buy(uploader, "avatar_creation")["data"]
+    pay(wechat_sandbox, data)
+    wait_for_order(uploader, data["order"]["order_no"], "fulfilled")
+    job = start_job(uploader, "avatar", upload_ids(uploader, sample_jpeg, count=3))["data"]
+    run_generation_queue(app)
+    done = uploader.get(f"/api/v1/jobs/{job['id']}").get_json()["data"]
+    assert done["status"] == "succeeded", done
+    [result] = done["results"]
+    links = uploader.get(f"/api/v1/results/{result['id']}/links").get_json()["data"]
+    original = client.get(path_of(links["original_url"]))
+    assert original.status_code == 200, original.get_json()
+    assert label_text_present(np.asarray(Image.open(io.BytesIO(original.data)).convert("RGB")))
+    assert exiftool_label(original.data)["ProduceID"] == result["id"]
+    assert client.get(path_of(links["preview_url"])).status_code == 200
+    assert buy(uploader, "hd_job", job["id"], expect=409)["error"]["code"] == "already_entitled"
