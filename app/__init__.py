@@ -129,6 +129,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(privacy_export_views.bp)
     uploads_events.connect()
     app.register_blueprint(generation_views.bp)
+    from app.generation import cli as generation_cli  # flask aigc inspect FILE
+
+    app.register_blueprint(generation_cli.bp)
     generation_events.connect()
     app.register_blueprint(orders_views.bp)
     app.register_blueprint(orders_views.payments_bp)

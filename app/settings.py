@@ -205,6 +205,14 @@ class Settings(BaseSettings):
     DIFFUSION_DEVICE: str | None = setting(None, "torch device (unset: cuda if available)", group="generation")
     DIFFUSION_DTYPE: str | None = setting(None, "float16 / float32 (unset: float16 on cuda)", group="generation")
 
+    AIGC_LABEL_KEY: str | None = setting(
+        None, "HMAC key of the AI-content labels' integrity codes (GB 45438-2025, app/generation/aigc.py)",
+        group="generation", secret=True, required=True, dev_default="dev-aigc-label-key-not-for-production")
+    AIGC_CONTENT_PRODUCER: str = setting("秒画 Miaohua", "ContentProducer of every generated file's label",
+                                         group="generation")
+    AIGC_CONTENT_PROPAGATOR: str = setting("秒画 Miaohua", "ContentPropagator when a share link serves a file",
+                                           group="generation")
+
     # --- privacy, retention, policy -------------------------------------------------------------------------
     RETENTION_RESULTS_DAYS: Seconds = setting(90, "Generated results", group="retention")
     RETENTION_GENERATION_JOBS_DAYS: Seconds = setting(90, "Generation job rows", group="retention")

@@ -20,7 +20,8 @@ _PAGE = """<!doctype html>
 nav a{margin-right:1rem}</style></head><body>
 <nav><a href="{{ url_for('policy_pages.current_page') }}">现行版本</a>
 <a href="{{ url_for('policy_pages.archive_page') }}">历史版本</a>
-<a href="{{ url_for('policy_pages.processors_page') }}">第三方 SDK 与合作方</a></nav>
+<a href="{{ url_for('policy_pages.processors_page') }}">第三方 SDK 与合作方</a>
+<a href="{{ url_for('policy_pages.ai_labels_page') }}">AI 生成内容标识</a></nav>
 {{ body|safe }}
 <hr><p class="meta">运营者：{{ operator.name }}，{{ operator.address }}，联系邮箱 {{ operator.email }}</p>
 </body></html>"""
@@ -69,3 +70,11 @@ def archive_page():
 @bp.get("/privacy/processors")
 def processors_page():
     return _render("第三方 SDK 与合作方清单", render_template_string(_PROCESSORS, processors=policy.processors()))
+
+
+@bp.get("/privacy/ai-labels")
+def ai_labels_page():
+    """How generated files are labelled (GB 45438-2025 asks the user agreement to explain the labels' method and
+    style); a standing notice beside the versioned policy, from ``policy_texts/aigc-labels.zh.md``."""
+    text = (policy.POLICY_TEXTS / "aigc-labels.zh.md").read_text(encoding="utf-8")
+    return _render("人工智能生成内容标识说明", policy.render_html(text))

@@ -131,26 +131,29 @@ def _generate(job: GenerationJob, spec) -> tuple[list, list]:
 
 
 def _store_results(job: GenerationJob, outputs: list, verdicts: list) -> None:
+    """Each output as a labelled original and a labelled, watermarked free preview (a poster frame for a video)."""
+    from .models import _public_id
+
     stored = []
     try:
         for output, verdict in zip(outputs, verdicts, strict=True):
+            public_id = _public_id()  # the label's ProduceID: this content's id here
             if output.mime.startswith("image/"):
-                original, original_mime = previews.labelled_original(output.data, job.public_id)
-                preview, _ = previews.watermarked_preview(output.data, job.public_id)
+                original, original_mime = previews.labelled_original(output.data, public_id)
+                preview, _ = previews.watermarked_preview(output.data, public_id)
                 kind = "image"
             else:
-                original, original_mime = output.data, output.mime
-                preview = None
+                original, original_mime = previews.labelled_video(output.data, public_id), output.mime
+                preview, _ = previews.video_poster(output.data, output.frame_count - 1, public_id)
                 kind = "video"
             original_obj = objects.store("result_original", original, original_mime)
             stored.append(original_obj)
-            preview_obj = objects.store("result_preview", preview, "image/jpeg") if preview else None
-            if preview_obj:
-                stored.append(preview_obj)
-            db.session.add(GenerationResult(job_id=job.id, user_id=job.user_id, kind=kind, mime_type=original_mime,
-                                            width=output.width, height=output.height, original=original_obj,
-                                            preview=preview_obj, likeness_score=verdict.score,
-                                            likeness_flagged=verdict.flagged))
+            preview_obj = objects.store("result_preview", preview, "image/jpeg")
+            stored.append(preview_obj)
+            db.session.add(GenerationResult(public_id=public_id, job_id=job.id, user_id=job.user_id, kind=kind,
+                                            mime_type=original_mime, width=output.width, height=output.height,
+                                            original=original_obj, preview=preview_obj,
+                                            likeness_score=verdict.score, likeness_flagged=verdict.flagged))
         db.session.flush()
     except Exception:
         for obj in stored:

@@ -9,6 +9,7 @@ promises to record ("分享记录").
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -57,6 +58,11 @@ def share(user: User, result_id: str) -> ShareLink:
     token = _serializer().dumps(result.public_id)
     log_operation(user.id, SHARE_ACTION, "result", result.public_id)
     return ShareLink(result_id=result.public_id, token=token, expires_at=utcnow() + timedelta(seconds=ttl_s()))
+
+
+def propagate_id(token: str) -> str:
+    """The AIGC label's PropagateID for a file served through this link: stable per link, not the token itself."""
+    return "share-" + hashlib.sha256(token.encode()).hexdigest()[:24]
 
 
 def shared_result(token: str) -> GenerationResult:

@@ -20,7 +20,7 @@ from app.core.errors import ApiError, NotFound
 from app.extensions import db
 from app.privacy.receipts import log_operation
 
-from . import services, sharing
+from . import previews, services, sharing
 from .models import GenerationJob, GenerationResult
 
 bp = Blueprint("generation", __name__, url_prefix=API_PREFIX)
@@ -187,7 +187,7 @@ def result_media(token: str):
     if variant == "original":
         from app.orders.entitlements import has_hd
 
-        if not has_hd(result.user_id, result.public_id, result.job.public_id):
+        if not has_hd(result.user_id, result.public_id, result.job.public_id, job_id=result.job_id):
             raise EntitlementRequired(details={"result": public_id, "products": ["hd_result", "hd_job"]})
         stored, action = result.original, "download_original"
     else:
@@ -215,6 +215,8 @@ def share_result(result_id: str):
 @endpoint("A shared result's watermarked preview (no login: whoever holds the link)", tags=TAGS, errors=[404, 410],
           description="Errors: share_link_invalid, share_link_expired (410), shared_result_deleted.")
 def shared_media(token: str):
-    stored = sharing.shared_result(token).preview
-    return Response(objects.read(stored), mimetype=stored.mime_type,
+    result = sharing.shared_result(token)
+    stored = result.preview
+    data = previews.for_propagation(objects.read(stored), result.public_id, sharing.propagate_id(token))
+    return Response(data, mimetype=stored.mime_type,
                     headers={"Cache-Control": "private, max-age=60", "X-Robots-Tag": "noindex"})

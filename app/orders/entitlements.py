@@ -16,11 +16,23 @@ class PaymentRequired(ApiError):
     status, code, message = 402, "payment_required", "This needs a purchase first."
 
 
-def has_hd(user_id: int, result_public_id: str, job_public_id: str) -> bool:
+def has_hd(user_id: int, result_public_id: str, job_public_id: str, job_id: int | None = None) -> bool:
+    """May the user download this result's original? Yes if they bought its HD download (one result or the
+    whole job), or if the job itself was paid for with a credit (an avatar or a video is sold whole: what a
+    user paid to have made is theirs, with no second purchase)."""
+    if job_id is not None and paid_with_credit(job_id):
+        return True
     return db.session.scalar(select(Entitlement.id).where(
         Entitlement.user_id == user_id, Entitlement.revoked_at.is_(None),
         or_((Entitlement.kind == "hd_result") & (Entitlement.subject_id == result_public_id),
             (Entitlement.kind == "hd_job") & (Entitlement.subject_id == job_public_id))).limit(1)) is not None
+
+
+def paid_with_credit(job_id: int) -> bool:
+    """The job spent a credit that was not given back (and whose purchase was not refunded)."""
+    return db.session.scalar(select(CreditUse.id).join(Entitlement, Entitlement.id == CreditUse.entitlement_id)
+                             .where(CreditUse.job_id == job_id, CreditUse.returned_at.is_(None),
+                                    Entitlement.revoked_at.is_(None)).limit(1)) is not None
 
 
 def consume_credit(user_id: int, style_kind: str, job_id: int) -> None:

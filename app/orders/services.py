@@ -71,6 +71,26 @@ def _check_subject(user: User, product: Product, subject_id: str | None) -> None
                                                                     model.user_id == user.id))
     if not found:
         raise NotFound(f"No such {product.subject}.", code=f"{product.subject}_not_found")
+    if product.grants in ("hd_result", "hd_job") and _owns_hd(user, product.subject, subject_id):
+        raise Conflict("You already have the HD download of this; there is nothing more to buy.",
+                       code="already_entitled", details={product.subject: subject_id})
+
+
+def _owns_hd(user: User, subject: str, subject_id: str) -> bool:
+    """Never sell the same HD download twice: a result covered by its job's purchase or by the credit that paid
+    for the job, or a job whose every result is already the user's."""
+    from app.generation.models import GenerationJob, GenerationResult
+
+    from .entitlements import has_hd
+
+    if subject == "result":
+        result = db.session.scalar(select(GenerationResult).where(GenerationResult.public_id == subject_id))
+        return has_hd(user.id, result.public_id, result.job.public_id, job_id=result.job_id)
+    job = db.session.scalar(select(GenerationJob).where(GenerationJob.public_id == subject_id))
+    results = [r for r in job.results if r.deleted_at is None]
+    if has_hd(user.id, "", job.public_id, job_id=job.id):
+        return True
+    return bool(results) and all(has_hd(user.id, r.public_id, job.public_id) for r in results)
 
 
 def create_order(user: User, product_id: str, subject_id: str | None) -> tuple[Order, dict]:

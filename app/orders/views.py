@@ -103,9 +103,10 @@ def list_products():
 @bp.post("/orders")
 @phone_required
 @endpoint("Create an order and get wx.requestPayment parameters", body=OrderIn, response=OrderWithPaymentOut,
-          status=201, auth=True, tags=TAGS, errors=[403, 404, 422, 503],
+          status=201, auth=True, tags=TAGS, errors=[403, 404, 409, 422, 503],
           description="The price is the server's. Errors: unknown_product, result_not_found, job_not_found, "
-                      "wechat_login_required, payment_unavailable.")
+                      "already_entitled (409: the user already owns that HD download), wechat_login_required, "
+                      "payment_unavailable.")
 def create_order(body: OrderIn):
     order, payment = services.create_order(current_user, body.product, body.subject)
     return OrderWithPaymentOut(order=order_out(order), payment=PaymentParams(**payment))

@@ -19,6 +19,7 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgresql://app@db.internal/miaohua",
     "REDIS_URL": "redis://redis.internal:6379/0",
     "METRICS_TOKEN": "m" * 40,
+    "AIGC_LABEL_KEY": "l" * 40,
 }
 
 
@@ -48,7 +49,7 @@ def test_production_starts_with_all_secrets(production_env):
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "ENCRYPTION_KEY", "LOOKUP_HASH_KEY", "WECHAT_APPID",
-                                     "WECHAT_SECRET", "METRICS_TOKEN"])
+                                     "WECHAT_SECRET", "METRICS_TOKEN", "AIGC_LABEL_KEY"])
 def test_production_refuses_to_start_without_a_secret(production_env, missing):
     production_env.delenv(missing)
     with pytest.raises(ConfigError, match=missing):

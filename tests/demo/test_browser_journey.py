@@ -83,7 +83,7 @@ def test_the_whole_journey_in_the_page(browser, module_stack, tmp_path):
     assert page.get_attribute("#share-link", "href").endswith(share["token"])
     status, shared = fetch(share["url"])
     assert status == 200
-    assert b"AIGC" in Image.open(io.BytesIO(shared)).info.get("comment", b"")  # the labelled preview
+    assert b"http://www.tc260.org.cn/ns/AIGC/1.0/" in Image.open(io.BytesIO(shared)).info.get("xmp", b"")  # labelled
     assert shared != saved.read_bytes()  # never the HD original
 
     # my data: the source photo's deletion receipt, and the share in the operation log

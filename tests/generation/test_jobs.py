@@ -57,7 +57,7 @@ def test_end_to_end_photo_job(uploader, sample_jpeg, app, client, dbx):
     assert preview.status_code == 200
     image = Image.open(io.BytesIO(preview.data))
     assert max(image.size) == 720  # a preview, not the original
-    assert b"AIGC" in image.info.get("comment", b"")  # implicit AI-content label
+    assert b"http://www.tc260.org.cn/ns/AIGC/1.0/" in image.info.get("xmp", b"")  # the implicit AI-content label (XMP)
     original = client.get(links["original_url"].split("127.0.0.1", 1)[1].split("/", 1)[1].join(["/", ""]))
     assert original.status_code == 402 and original.get_json()["error"]["code"] == "entitlement_required"
     actions = [log.action for log in dbx.run(lambda s: list(s.scalars(select(OperationLog))))]

@@ -5,6 +5,7 @@ import time
 from datetime import datetime
 from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
 from itsdangerous import TimestampSigner
 from PIL import Image
@@ -12,6 +13,7 @@ from sqlalchemy import select, update
 
 from app.core import objects
 from app.core.db import utcnow
+from app.generation import aigc
 from app.generation.models import GenerationResult
 from app.privacy.models import OperationLog
 from tests.accounts.helpers import Phone
@@ -49,9 +51,17 @@ def test_a_share_link_shows_the_watermarked_preview_to_anyone_and_is_logged(uplo
     assert seen.mimetype.startswith("image/")
     assert seen.headers["X-Robots-Tag"] == "noindex"
     image = Image.open(io.BytesIO(seen.data))
-    assert b"AIGC" in image.info.get("comment", b"")  # the preview's AI-content label
+    assert b"http://www.tc260.org.cn/ns/AIGC/1.0/" in image.info.get("xmp", b"")  # the preview's AI-content label
     links = uploader.get(f"/api/v1/results/{result_id}/links").get_json()["data"]
-    assert seen.data == client.get(path_of(links["preview_url"])).data  # the watermarked preview itself
+    own = client.get(path_of(links["preview_url"])).data
+    # the watermarked preview itself (same pixels), its label naming us as the propagator too
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(own))), np.asarray(image))
+    assert aigc.read(own)["PropagateID"] == ""
+    served = aigc.read(seen.data)
+    assert served["ContentPropagator"] == app.config["AIGC_CONTENT_PROPAGATOR"]
+    assert served["PropagateID"].startswith("share-") and shared["token"] not in served["PropagateID"]
+    assert served["ReservedCode1"] == aigc.read(own)["ReservedCode1"]
+    assert aigc.verify(seen.data, app.config["AIGC_LABEL_KEY"].encode()).ok
     original = dbx.run(lambda s: objects.read(s.scalar(select(GenerationResult)
                                                        .where(GenerationResult.public_id == result_id)).original))
     assert seen.data != original  # never the HD original

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import struct
 import subprocess
+import tempfile
 
 import pytest
 
@@ -15,7 +16,6 @@ require_models()
 import numpy as np  # noqa: E402
 
 from workers.generators import GeneratedVideo, GenerationRequest, get_style  # noqa: E402
-from workers.generators import video as video_module  # noqa: E402
 from workers.generators.video import ffmpeg_exe  # noqa: E402
 
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"moof", b"traf", b"mvex"}
@@ -69,7 +69,7 @@ def clip(generator, portrait_bytes, tmp_path_factory) -> GeneratedVideo:
     mp = pytest.MonkeyPatch()
     try:
         mp.chdir(work)
-        mp.setattr(video_module.tempfile, "tempdir", str(work))
+        mp.setattr(tempfile, "tempdir", str(work))
         progress: list[float] = []
         [result] = generator.generate(
             GenerationRequest(style=get_style("living_photo"), sources=(portrait_bytes,), long_side=360),
@@ -121,3 +121,23 @@ def test_faststart_layout_puts_the_index_first(generator, portrait_bytes):
     assert kinds[0] == b"ftyp" and kinds.index(b"moov") < kinds.index(b"mdat")
     raw, _ = _decode(result.data)
     assert len(raw) == 24 * 240 * 240 * 3
+
+
+def test_every_frame_carries_the_visible_ai_label(clip):
+    """GB 45438-2025: the label on the opening frames for at least 2 s; here it is on every frame, its text at
+    least 5 % of the shortest side high, inside a dark plate in the bottom-right corner."""
+    from workers.generators.aigc_label import stamp_for
+
+    raw, _ = _decode(clip.data)
+    frames = np.frombuffer(raw, np.uint8).reshape(clip.frame_count, clip.height, clip.width, 3)
+    stamp = stamp_for(clip.width, clip.height)
+    ph, pw = stamp.patch.shape[:2]
+    assert stamp.y > clip.height / 2 and stamp.x > clip.width / 2  # a corner
+    text = np.all(stamp.patch[..., :3] == 255, axis=2)  # where the label's white text is fully drawn
+    assert clip.frame_count / clip.fps >= 2.0
+    for index, frame in enumerate(frames):
+        plate = frame[stamp.y : stamp.y + ph, stamp.x : stamp.x + pw].astype(int)
+        bright = np.all(plate >= 180, axis=2)  # under the plate only the label's text can be this bright
+        assert bright[text].mean() > 0.9, f"frame {index}: the label's text is not there"
+        rows = np.flatnonzero(bright.any(axis=1))
+        assert rows[-1] + 1 - rows[0] >= 0.05 * min(clip.width, clip.height), f"frame {index}: label too small"

@@ -8,7 +8,8 @@
   The result is a reusable image of the person (a profile picture, or a source for other styles); nothing about the
   person's likeness is learned, and no embedding is computed or kept. The GPU backend will condition on an identity.
 - ``video``: a slow Ken-Burns zoom towards the face that cross-fades from the photo to a styled version, encoded
-  as H.264 MP4 through pipes (see ``video.py``).
+  as H.264 MP4 through pipes (see ``video.py``), every frame carrying the visible "AI生成" label
+  (``aigc_label.py``).
 
 Everything is deterministic: the same request gives byte-identical outputs (jobs may be retried).
 """
@@ -23,6 +24,7 @@ import cv2
 import numpy as np
 
 from . import analysis as an
+from .aigc_label import stamp_array
 from .base import (
     GeneratedImage,
     GeneratedVideo,
@@ -303,7 +305,8 @@ class ClassicalGenerator:
                 base = (
                     photo if fade <= 0 else (styled if fade >= 1 else cv2.addWeighted(photo, 1 - fade, styled, fade, 0))
                 )
-                yield cv2.warpAffine(base, m, (w, h), flags=cv2.INTER_LINEAR)
+                # the explicit AI label on every frame (GB 45438-2025: at least the opening 2 s)
+                yield stamp_array(cv2.warpAffine(base, m, (w, h), flags=cv2.INTER_LINEAR))
 
         data = encode_h264(
             frames(), w, h, fps, layout=layout, on_frame=lambda i: report(0.5 + 0.45 * (i + 1) / frame_count)

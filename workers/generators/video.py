@@ -5,8 +5,9 @@ An MP4 written to a pipe must be *fragmented* (``-movflags frag_keyframe+empty_m
 ffmpeg to seek back and write the ``moov`` index after the media data. With a single GOP the file is ``ftyp``,
 an empty ``moov``, then one ``moof``+``mdat`` pair: browsers (``<video src>``, and MSE thanks to
 ``default_base_moof``) play it. For players that insist on a classic progressive MP4, ``layout="faststart"``
-writes the *encoded* MP4 (never the source frames) to a private temporary directory, lets ffmpeg move the index
-to the front, reads the bytes back and deletes the file.
+has ffmpeg write to an anonymous memory file (``memfd_create``, handed to ffmpeg as ``/dev/fd/N``): it is
+seekable, so ffmpeg can move the index to the front, and it lives in RAM only. No layout writes a disk file
+(README: a user's face is never written to disk in plain text).
 
 Output is deterministic and metadata-free: ``-map_metadata -1``, bitexact muxing (no encoder version string) and
 the x264 SEI (its settings string) stripped with the ``filter_units`` bitstream filter.
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from typing import IO
@@ -70,18 +70,27 @@ def encode_h264(
             height,
             on_frame,
         )
-    with tempfile.TemporaryDirectory(prefix="miaohua-video-") as tmp:  # created with mode 0700
-        target = os.path.join(tmp, "out.mp4")
-        _run([*args, "-movflags", "+faststart", "-f", "mp4", target], frames, width, height, on_frame)
-        with open(target, "rb") as fh:
-            return fh.read()
+    fd = os.memfd_create("miaohua-video", os.MFD_CLOEXEC)
+    try:
+        _run([*args, "-movflags", "+faststart", "-f", "mp4", "-y", f"/dev/fd/{fd}"], frames, width, height, on_frame,
+             pass_fds=(fd,))
+        return os.pread(fd, os.fstat(fd).st_size, 0)
+    finally:
+        os.close(fd)
 
 
 def _run(
-    args: list[str], frames: Iterable[np.ndarray], width: int, height: int, on_frame: Callable[[int], None] | None
+    args: list[str],
+    frames: Iterable[np.ndarray],
+    width: int,
+    height: int,
+    on_frame: Callable[[int], None] | None,
+    pass_fds: tuple[int, ...] = (),
 ) -> bytes:
     """Run ffmpeg, feeding raw frames on stdin; returns its stdout."""
-    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=pass_fds
+    )
     out: list[bytes] = []
     err: list[bytes] = []
     readers = [
