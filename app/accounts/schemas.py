@@ -50,7 +50,7 @@ class SmsSendIn(StrictModel):
 
 class SmsLoginIn(StrictModel):
     phone: str = Field(max_length=20)
-    code: str = Field(pattern=r"^\d{6}$")
+    code: str = Field(pattern=r"^\d{6}$", examples=["123456"])
     device: DeviceInfo | None = None
 
     _phone = field_validator("phone")(_check_phone)
@@ -58,7 +58,8 @@ class SmsLoginIn(StrictModel):
 
 class ProfileUpdateIn(StrictModel):
     nickname: str | None = Field(default=None, min_length=1, max_length=32)
-    avatar_url: str | None = Field(default=None, max_length=512, pattern=r"^https://[^\s]+$")
+    avatar_url: str | None = Field(default=None, max_length=512, pattern=r"^https://[^\s]+$",
+                                    examples=["https://thirdwx.qlogo.cn/mmopen/avatar.png"])
 
     @field_validator("nickname")
     @classmethod

@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.accounts import services, sessions, sms
-from app.accounts.auth import current_session, login_required
+from app.accounts.auth import AccountBlocked, current_session, login_required
 from app.accounts.models import LoginSession, User
 from app.accounts.schemas import (
     LoginOut,
@@ -43,7 +43,7 @@ def login_out(result: services.LoginResult) -> LoginOut:
 
 @bp.post("/auth/wechat")
 @endpoint("Log in with a wx.login() code", body=WechatLoginIn, response=LoginOut, tags=TAGS,
-          errors=[400, 403, 429, 503],
+          errors=[*services.WECHAT_ERRORS, AccountBlocked, 429],
           description="Exchanges the code with WeChat (code2session) for our own login token. "
                       "Errors: wechat_code_invalid, wechat_code_used, wechat_risky_user, account_blocked, "
                       "rate_limited, wechat_rate_limited, wechat_unavailable.")
@@ -53,7 +53,7 @@ def login_wechat(body: WechatLoginIn):
 
 @bp.post("/auth/sms/send")
 @endpoint("Send an SMS login code", body=SmsSendIn, response=SmsSentOut, status=202, tags=TAGS,
-          errors=[429, 503])
+          errors=[429, sms.SmsUnavailable])
 def sms_send(body: SmsSendIn):
     ttl = services.send_login_code(body.phone, body.device)
     return SmsSentOut(expires_in=ttl, resend_after=60)
@@ -61,7 +61,7 @@ def sms_send(body: SmsSendIn):
 
 @bp.post("/auth/sms/login")
 @endpoint("Log in with phone number and SMS code", body=SmsLoginIn, response=LoginOut, tags=TAGS,
-          errors=[400, 403, 429],
+          errors=[sms.SmsCodeInvalid, sms.SmsCodeExpired, AccountBlocked, 429],
           description="Errors: sms_code_invalid, sms_code_expired, account_blocked, rate_limited.")
 def sms_login(body: SmsLoginIn):
     return login_out(services.login_with_sms(body.phone, body.code, body.device))
@@ -77,7 +77,7 @@ def logout():
 
 @bp.get("/me")
 @login_required
-@endpoint("My profile", response=UserOut, auth=True, tags=TAGS, errors=[403])
+@endpoint("My profile", response=UserOut, auth=True, tags=TAGS)
 def me():
     return user_out(current_user._get_current_object())  # one proxy lookup, not seven
 
@@ -85,7 +85,8 @@ def me():
 @bp.patch("/me")
 @login_required
 @endpoint("Correct my profile (nickname, avatar)", body=ProfileUpdateIn, response=UserOut, auth=True, tags=TAGS,
-          errors=[403, 503], description="A nickname goes through WeChat's content check (content_rejected).")
+          errors=[services.ContentRejected, *services.WECHAT_ERRORS],
+          description="A nickname goes through WeChat's content check (content_rejected).")
 def update_me(body: ProfileUpdateIn):
     return user_out(services.update_profile(current_user, body))
 
@@ -93,7 +94,7 @@ def update_me(body: ProfileUpdateIn):
 @bp.post("/me/phone/wechat")
 @login_required
 @endpoint("Bind my phone with a getPhoneNumber code", body=PhoneCodeIn, response=PhoneBoundOut, auth=True,
-          tags=TAGS, errors=[400, 403, 409, 503],
+          tags=TAGS, errors=[*services.WECHAT_ERRORS, services.PhoneAlreadyBound],
           description="Errors: wechat_code_invalid, wechat_code_used, phone_already_bound, wechat_unavailable. "
                       "When the phone's account absorbs this WeChat login, a new token is returned.")
 def bind_phone_wechat(body: PhoneCodeIn):
@@ -116,7 +117,7 @@ def list_sessions():
 
 @bp.delete("/me/sessions/<session_id>")
 @login_required
-@endpoint("Revoke one of my sessions", status=204, auth=True, tags=TAGS, errors=[404])
+@endpoint("Revoke one of my sessions", status=204, auth=True, tags=TAGS, errors={404: ["session_not_found"]})
 def revoke_session(session_id: str):
     target = db.session.scalar(select(LoginSession).where(LoginSession.public_id == session_id,
                                                           LoginSession.user_id == current_user.id))

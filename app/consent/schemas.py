@@ -130,7 +130,7 @@ class GuardianCodeIn(StrictModel):
 
 
 class GuardianConsentIn(GuardianCodeIn):
-    code: str = Field(pattern=r"^\d{6}$")
+    code: str = Field(pattern=r"^\d{6}$", examples=["123456"])
     relation: Literal["parent", "guardian"]
     purposes: list[Literal["face_processing", "avatar_storage"]] = Field(min_length=1)
     policy_version: str = Field(max_length=32)

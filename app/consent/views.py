@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, url_for
 from flask_login import current_user
 
+from app.accounts import sms
 from app.accounts.auth import login_required
 from app.core.api import API_PREFIX, endpoint
 
@@ -57,7 +58,7 @@ def client_info(client: ClientInfo | None) -> dict:
 
 
 @bp.get("/policy/current")
-@endpoint("The privacy policy in effect", response=PolicyOut, tags=POLICY_TAGS, errors=[503])
+@endpoint("The privacy policy in effect", response=PolicyOut, tags=POLICY_TAGS, errors=[policy.PolicyUnavailable])
 def current_policy():
     return policy_out(policy.current())
 
@@ -69,7 +70,8 @@ def policy_versions():
 
 
 @bp.get("/policy/versions/<version_id>")
-@endpoint("One version of the policy, with its text", response=PolicyOut, tags=POLICY_TAGS, errors=[404])
+@endpoint("One version of the policy, with its text", response=PolicyOut, tags=POLICY_TAGS,
+          errors={404: ["policy_version_not_found"]})
 def policy_version(version_id: str):
     return policy_out(policy.get(version_id))
 
@@ -83,7 +85,7 @@ def policy_processors():
 @bp.get("/me/consents")
 @login_required
 @endpoint("My consent state, policy standing, age and guardian", response=ConsentStateOut, auth=True,
-          tags=CONSENT_TAGS)
+          tags=CONSENT_TAGS, errors=[policy.PolicyUnavailable])
 def consent_state():
     user_id = current_user.id
     standing = services.policy_standing(user_id)
@@ -104,7 +106,8 @@ def consent_state():
 @bp.post("/me/consents")
 @login_required
 @endpoint("Give consent to purposes under the current policy version", body=ConsentIn, status=204, auth=True,
-          tags=CONSENT_TAGS, errors=[403, 409],
+          tags=CONSENT_TAGS, errors=[services.ConsentRequired, (409, "stale_policy_version"),
+                                     policy.PolicyUnavailable],
           description="Errors: stale_policy_version (409, read the current version first), consent_required.")
 def give_consent(body: ConsentIn):
     services.give(current_user, list(body.purposes), body.policy_version, CHANNEL, client_info(body.client))
@@ -116,7 +119,8 @@ PURPOSE_PATH = f"<any({', '.join(PURPOSES)}):purpose>"
 @bp.delete(f"/me/consents/{PURPOSE_PATH}")
 @login_required
 @endpoint("Withdraw consent for one purpose (effective at once)", status=204, auth=True, tags=CONSENT_TAGS,
-          errors=[400, 409], description="`service` cannot be withdrawn (409 required_purpose): cancel instead.")
+          errors=[(400, "unknown_purpose"), (409, "required_purpose")],
+          description="`service` cannot be withdrawn (409 required_purpose): cancel instead.")
 def withdraw_consent(purpose: str):
     services.withdraw(current_user, purpose, CHANNEL, {})
 
@@ -124,7 +128,7 @@ def withdraw_consent(purpose: str):
 @bp.post(f"/me/consents/{PURPOSE_PATH}/withdraw")
 @login_required
 @endpoint("Withdraw consent, with client information", body=WithdrawIn, status=204, auth=True,
-          tags=CONSENT_TAGS, errors=[400, 409])
+          tags=CONSENT_TAGS, errors=[(400, "unknown_purpose"), (409, "required_purpose")])
 def withdraw_consent_with_client(purpose: str, body: WithdrawIn):
     services.withdraw(current_user, purpose, CHANNEL, client_info(body.client))
 
@@ -152,7 +156,7 @@ def declare_age(body: AgeIn):
 @bp.post("/me/guardian/code")
 @login_required
 @endpoint("Send a verification code to my guardian's phone", body=GuardianCodeIn, response=SentOut, status=202,
-          auth=True, tags=CONSENT_TAGS, errors=[422, 429, 503])
+          auth=True, tags=CONSENT_TAGS, errors=[(422, "guardian_phone_is_own"), 429, sms.SmsUnavailable])
 def guardian_code(body: GuardianCodeIn):
     return SentOut(expires_in=services.send_guardian_code(current_user, body.phone))
 
@@ -160,7 +164,9 @@ def guardian_code(body: GuardianCodeIn):
 @bp.post("/me/guardian")
 @login_required
 @endpoint("Record my guardian's consent (verified by the code sent to their phone)", body=GuardianConsentIn,
-          response=GuardianOut, status=201, auth=True, tags=CONSENT_TAGS, errors=[400, 409, 422, 429])
+          response=GuardianOut, status=201, auth=True, tags=CONSENT_TAGS,
+          errors=[sms.SmsCodeInvalid, sms.SmsCodeExpired, (409, "stale_policy_version"), (422, "guardian_phone_is_own"),
+                  429, policy.PolicyUnavailable])
 def guardian_consent(body: GuardianConsentIn):
     consent = services.record_guardian_consent(current_user, body.phone, body.code, body.relation,
                                                list(body.purposes), body.policy_version)

@@ -118,9 +118,10 @@ def list_styles():
 @phone_required
 @requires_consent(FACE_PROCESSING)
 @endpoint("Start a generation job with my uploads", body=JobIn, response=JobOut, status=202, auth=True, tags=TAGS,
-          errors=[403, 404, 409, 422, 503],
+          errors={402: ["payment_required"], 404: ["upload_not_found"], 409: ["upload_not_available"],
+                  422: ["unknown_style", "wrong_source_count"]}, idempotent=True,
           description="Claims the uploads. Errors: unknown_style, wrong_source_count, upload_not_found, "
-                      "upload_not_available, queue_unavailable.")
+                      "upload_not_available, payment_required (a paid style without credits), queue_unavailable.")
 def create_job(body: JobIn):
     job = services.create_job(current_user, body.style, body.uploads)
     log_operation(current_user.id, "generate", "job", job.public_id)
@@ -138,7 +139,7 @@ def list_jobs():
 @bp.get("/jobs/<job_id>")
 @login_required
 @endpoint("A job: status, progress, queue position, estimated wait, results", response=JobOut, auth=True,
-          tags=TAGS, errors=[404])
+          tags=TAGS, errors={404: ["job_not_found"]})
 def get_job(job_id: str):
     return job_out(services.get_own(current_user, job_id))
 
@@ -146,7 +147,7 @@ def get_job(job_id: str):
 @bp.post("/jobs/<job_id>/cancel")
 @login_required
 @endpoint("Cancel a queued or running job (its photos are deleted)", response=JobOut, auth=True, tags=TAGS,
-          errors=[404, 409])
+          errors={404: ["job_not_found"], 409: ["job_already_finished"]})
 def cancel_job(job_id: str):
     return job_out(services.cancel(services.get_own(current_user, job_id)))
 
@@ -162,7 +163,8 @@ def _link(result: GenerationResult, variant: str) -> str:
 
 @bp.get("/results/<result_id>/links")
 @login_required
-@endpoint("Short-lived download links for a result", response=LinksOut, auth=True, tags=TAGS, errors=[404])
+@endpoint("Short-lived download links for a result", response=LinksOut, auth=True, tags=TAGS,
+          errors={404: ["result_not_found"]})
 def result_links(result_id: str):
     result = services.result_of(current_user, result_id)
     ttl = current_app.config["MEDIA_URL_TTL_S"]
@@ -172,7 +174,7 @@ def result_links(result_id: str):
 
 @bp.get("/media/results/<token>")
 @endpoint("A result file behind a signed link (preview: free, watermarked; original: needs an entitlement)",
-          tags=TAGS, errors=[402, 404])
+          tags=TAGS, errors=[EntitlementRequired, 404], produces="image/*")
 def result_media(token: str):
     try:
         public_id, variant = _serializer().loads(token, max_age=current_app.config["MEDIA_URL_TTL_S"])
@@ -199,7 +201,8 @@ def result_media(token: str):
 @bp.post("/results/<result_id>/share")
 @login_required
 @endpoint("Share a result: a link to its watermarked preview that expires (logged as `share`)", response=ShareOut,
-          status=201, auth=True, tags=TAGS, errors=[404, 409],
+          status=201, auth=True, tags=TAGS, errors={404: ["result_not_found"], 409: ["nothing_to_share"]},
+          idempotent=True,
           description="Errors: result_not_found, nothing_to_share. The HD original is never shared.")
 def share_result(result_id: str):
     link = sharing.share(current_user, result_id)
@@ -209,7 +212,9 @@ def share_result(result_id: str):
 
 
 @bp.get("/shared/<token>")
-@endpoint("A shared result's watermarked preview (no login: whoever holds the link)", tags=TAGS, errors=[404, 410],
+@endpoint("A shared result's watermarked preview (no login: whoever holds the link)", tags=TAGS,
+          errors=[sharing.ShareLinkExpired, (404, "share_link_invalid"), (404, "shared_result_deleted")],
+          produces="image/*",
           description="Errors: share_link_invalid, share_link_expired (410), shared_result_deleted.")
 def shared_media(token: str):
     stored = sharing.shared_result(token).preview

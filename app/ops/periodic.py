@@ -14,6 +14,7 @@ from rq.cron import CronScheduler
 
 from app.core.jobs import Task
 from app.generation.tasks import sweep_generation_jobs
+from app.ops.tasks import purge_idempotency_keys
 from app.orders.tasks import reconcile_orders
 from app.privacy.retention_tasks import run_retention_sweep
 from app.uploads.tasks import sweep_uploads
@@ -31,6 +32,7 @@ PERIODIC_JOBS = (
     PeriodicJob("generation.sweep", sweep_generation_jobs, "SWEEP_GENERATION_INTERVAL_S"),
     PeriodicJob("orders.reconcile", reconcile_orders, "RECONCILE_ORDERS_INTERVAL_S"),
     PeriodicJob("privacy.retention", run_retention_sweep, "RETENTION_SWEEP_INTERVAL_S"),
+    PeriodicJob("api.idempotency_keys", purge_idempotency_keys, "SWEEP_IDEMPOTENCY_INTERVAL_S"),
 )
 
 

@@ -77,7 +77,7 @@ def export_out(export: DataExport) -> ExportOut:
 @bp.post("/me/exports")
 @login_required
 @endpoint("Request a copy of my personal information (a ZIP, built in the background)", response=ExportOut,
-          status=202, auth=True, tags=TAGS, errors=[401, 403, 429, 503],
+          status=202, auth=True, tags=TAGS, errors=[429], idempotent=True,
           description="One export per day (429 rate_limited with details.retry_after; a failed export does not "
                       "count). Poll GET /me/exports/{id} until state is ready, then follow download_url.")
 def request_export():
@@ -86,7 +86,7 @@ def request_export():
 
 @bp.get("/me/exports")
 @login_required
-@endpoint("My data exports, newest first", response=ExportListOut, auth=True, tags=TAGS, errors=[401])
+@endpoint("My data exports, newest first", response=ExportListOut, auth=True, tags=TAGS)
 def list_exports():
     return ExportListOut(exports=[export_out(e) for e in service.list_own(current_user)])
 
@@ -94,13 +94,14 @@ def list_exports():
 @bp.get("/me/exports/<export_id>")
 @login_required
 @endpoint("One of my data exports: state, times and, while ready, a short-lived download link",
-          response=ExportOut, auth=True, tags=TAGS, errors=[401, 404])
+          response=ExportOut, auth=True, tags=TAGS, errors={404: ["export_not_found"]})
 def get_export(export_id: str):
     return export_out(service.get_own(current_user, export_id))
 
 
 @bp.get("/me/exports/download/<token>")
 @endpoint("The export archive behind a signed link (application/zip, as an attachment)", tags=TAGS, errors=[404],
+          produces="application/zip",
           description="The link expires after EXPORT_DOWNLOAD_URL_TTL_S seconds, and with the export.")
 def download_export(token: str):
     try:

@@ -93,7 +93,7 @@ class SentOut(BaseModel):
 
 
 class CancelIn(BaseModel):
-    code: str = Field(pattern=r"^\d{6}$", description="The code sent to the bound phone")
+    code: str = Field(pattern=r"^\d{6}$", description="The code sent to the bound phone", examples=["123456"])
 
 
 def request_out(request) -> DeletionRequestOut:
@@ -119,7 +119,7 @@ def my_data():
 @bp.post("/me/deletion-requests")
 @login_required
 @endpoint("Delete categories of my data now (§8(2))", body=DeletionRequestIn, response=DeletionRequestOut,
-          status=201, auth=True, tags=("privacy",), errors=[422])
+          status=201, auth=True, tags=("privacy",), errors=[422], idempotent=True)
 def create_deletion_request(body: DeletionRequestIn):
     return request_out(rights.request_deletion(current_user, list(body.categories)))
 
@@ -134,7 +134,7 @@ def list_deletion_requests():
 @bp.post("/me/cancellation/code")
 @login_required
 @endpoint("Send the account-cancellation code to my phone", response=SentOut, status=202, auth=True,
-          tags=("privacy",), errors=[403, 429, 503])
+          tags=("privacy",), errors=[(403, "phone_binding_required"), 429, (503, "sms_unavailable")])
 def cancellation_code():
     return SentOut(expires_in=rights.send_cancellation_code(current_user))
 
@@ -142,7 +142,8 @@ def cancellation_code():
 @bp.post("/me/cancellation")
 @login_required
 @endpoint("Cancel my account (§8(4)): immediate and final", body=CancelIn, status=204, auth=True,
-          tags=("privacy",), errors=[400, 403, 429],
+          tags=("privacy",),
+          errors=[(400, "sms_code_invalid"), (400, "sms_code_expired"), (403, "phone_binding_required"), 429],
           description="Revokes every session, cancels jobs, deletes uploads, results, devices, consents and logs, "
                       "deletes the account; orders are kept pseudonymised as the law requires.")
 def cancel_account(body: CancelIn):
