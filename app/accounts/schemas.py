@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.accounts.phones import is_valid_mainland_mobile
+from app.core.pagination import PageOut
 
 
 class StrictModel(BaseModel):
@@ -114,7 +115,7 @@ class SessionOut(BaseModel):
     current: bool
 
 
-class SessionListOut(BaseModel):
+class SessionListOut(PageOut):
     sessions: list[SessionOut]
 
 

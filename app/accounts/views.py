@@ -25,6 +25,7 @@ from app.accounts.schemas import (
 )
 from app.core.api import API_PREFIX, endpoint
 from app.core.errors import NotFound
+from app.core.pagination import InvalidCursor, PageQuery
 from app.extensions import db
 
 bp = Blueprint("accounts", __name__, url_prefix=API_PREFIX)
@@ -104,14 +105,16 @@ def bind_phone_wechat(body: PhoneCodeIn):
 
 @bp.get("/me/sessions")
 @login_required
-@endpoint("My active sessions", response=SessionListOut, auth=True, tags=TAGS)
-def list_sessions():
+@endpoint("My active sessions, newest first (paged)", query=PageQuery, response=SessionListOut, auth=True,
+          tags=TAGS, errors=[InvalidCursor])
+def list_sessions(query: PageQuery):
     mine = current_session()
-    return SessionListOut(sessions=[
+    found, next_cursor = sessions.active_sessions_page(current_user.id, query)
+    return SessionListOut(next_cursor=next_cursor, sessions=[
         SessionOut(id=s.public_id, method=s.method, device_model=s.device.model if s.device else None,
                    device_os=s.device.os if s.device else None, created_at=s.created_at,
                    last_seen_at=s.last_seen_at, expires_at=s.expires_at, current=s.id == mine.id)
-        for s in reversed(sessions.active_sessions(current_user.id))
+        for s in found
     ])
 
 

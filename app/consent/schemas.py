@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from app.accounts.schemas import StrictModel, _check_phone
 from app.consent.purposes import PURPOSES
+from app.core.pagination import PageOut
 
 PurposeId = Literal["service", "face_processing", "avatar_storage", "marketing"]
 assert set(PurposeId.__args__) == set(PURPOSES)  # type: ignore[attr-defined]
@@ -43,7 +44,7 @@ class PolicyOut(PolicySummaryOut):
     purposes: list[PurposeOut]
 
 
-class PolicyVersionsOut(BaseModel):
+class PolicyVersionsOut(PageOut):
     versions: list[PolicySummaryOut]
 
 
@@ -108,7 +109,7 @@ class ConsentRecordOut(BaseModel):
     by_guardian: bool
 
 
-class ConsentHistoryOut(BaseModel):
+class ConsentHistoryOut(PageOut):
     records: list[ConsentRecordOut]
 
 

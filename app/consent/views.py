@@ -8,6 +8,7 @@ from flask_login import current_user
 from app.accounts import sms
 from app.accounts.auth import login_required
 from app.core.api import API_PREFIX, endpoint
+from app.core.pagination import InvalidCursor, PageQuery
 
 from . import policy, services
 from .models import PolicyVersion
@@ -64,9 +65,11 @@ def current_policy():
 
 
 @bp.get("/policy/versions")
-@endpoint("Every published version (the archive)", response=PolicyVersionsOut, tags=POLICY_TAGS)
-def policy_versions():
-    return PolicyVersionsOut(versions=[summary_out(v) for v in policy.all_versions()])
+@endpoint("Every published version (the archive), newest first (paged)", query=PageQuery,
+          response=PolicyVersionsOut, tags=POLICY_TAGS, errors=[InvalidCursor])
+def policy_versions(query: PageQuery):
+    versions, next_cursor = policy.versions_page(query)
+    return PolicyVersionsOut(versions=[summary_out(v) for v in versions], next_cursor=next_cursor)
 
 
 @bp.get("/policy/versions/<version_id>")
@@ -135,13 +138,15 @@ def withdraw_consent_with_client(purpose: str, body: WithdrawIn):
 
 @bp.get("/me/consents/history")
 @login_required
-@endpoint("My consent history (append-only)", response=ConsentHistoryOut, auth=True, tags=CONSENT_TAGS)
-def consent_history():
+@endpoint("My consent history (append-only), newest first (paged)", query=PageQuery, response=ConsentHistoryOut,
+          auth=True, tags=CONSENT_TAGS, errors=[InvalidCursor])
+def consent_history(query: PageQuery):
+    records, next_cursor = services.history(current_user.id, query)
     return ConsentHistoryOut(records=[
         ConsentRecordOut(purpose=r.purpose, action=r.action, policy_version=r.policy_version_id, channel=r.channel,
                          at=r.created_at, by_guardian=r.guardian_consent_id is not None)
-        for r in services.history(current_user.id)
-    ])
+        for r in records
+    ], next_cursor=next_cursor)
 
 
 @bp.post("/me/age")

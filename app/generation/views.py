@@ -17,6 +17,7 @@ from app.core import objects
 from app.core.api import API_PREFIX, endpoint
 from app.core.db import utcnow
 from app.core.errors import ApiError, NotFound
+from app.core.pagination import InvalidCursor, PageOut, PageQuery
 from app.extensions import db
 from app.privacy.receipts import log_operation
 
@@ -71,7 +72,7 @@ class JobOut(BaseModel):
     results: list[ResultOut]
 
 
-class JobListOut(BaseModel):
+class JobListOut(PageOut):
     jobs: list[JobOut]
 
 
@@ -131,9 +132,11 @@ def create_job(body: JobIn):
 
 @bp.get("/jobs")
 @login_required
-@endpoint("My jobs", response=JobListOut, auth=True, tags=TAGS)
-def list_jobs():
-    return JobListOut(jobs=[job_out(j, with_position=False) for j in services.list_own(current_user)])
+@endpoint("My jobs, newest first (paged)", query=PageQuery, response=JobListOut, auth=True, tags=TAGS,
+          errors=[InvalidCursor])
+def list_jobs(query: PageQuery):
+    jobs, next_cursor = services.list_own(current_user, query)
+    return JobListOut(jobs=[job_out(j, with_position=False) for j in jobs], next_cursor=next_cursor)
 
 
 @bp.get("/jobs/<job_id>")

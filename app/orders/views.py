@@ -14,6 +14,7 @@ from app.core import events
 from app.core.api import API_PREFIX, endpoint
 from app.core.db import utcnow
 from app.core.errors import Conflict
+from app.core.pagination import InvalidCursor, PageOut, PageQuery
 from app.extensions import db
 
 from . import entitlements, notifications, services, wechatpay
@@ -72,7 +73,7 @@ class OrderWithPaymentOut(BaseModel):
     payment: PaymentParams
 
 
-class OrdersOut(BaseModel):
+class OrdersOut(PageOut):
     orders: list[OrderOut]
     credits: dict[str, int]
 
@@ -116,10 +117,12 @@ def create_order(body: OrderIn):
 
 @bp.get("/orders")
 @login_required
-@endpoint("My orders and remaining credits", response=OrdersOut, auth=True, tags=TAGS)
-def list_orders():
-    return OrdersOut(orders=[order_out(o) for o in services.list_own(current_user)],
-                     credits=entitlements.credits_left(current_user.id))
+@endpoint("My orders, newest first (paged), and remaining credits", query=PageQuery, response=OrdersOut, auth=True,
+          tags=TAGS, errors=[InvalidCursor])
+def list_orders(query: PageQuery):
+    orders, next_cursor = services.list_own(current_user, query)
+    return OrdersOut(orders=[order_out(o) for o in orders], credits=entitlements.credits_left(current_user.id),
+                     next_cursor=next_cursor)
 
 
 @bp.get("/orders/<order_no>")

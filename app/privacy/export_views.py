@@ -23,6 +23,7 @@ from app.core import objects
 from app.core.api import API_PREFIX, endpoint
 from app.core.db import utcnow
 from app.core.errors import NotFound
+from app.core.pagination import InvalidCursor, PageOut, PageQuery
 from app.extensions import db
 from app.privacy.receipts import log_operation
 
@@ -49,7 +50,7 @@ class ExportOut(BaseModel):
     download_url_expires_at: datetime | None
 
 
-class ExportListOut(BaseModel):
+class ExportListOut(PageOut):
     exports: list[ExportOut]
 
 
@@ -86,9 +87,11 @@ def request_export():
 
 @bp.get("/me/exports")
 @login_required
-@endpoint("My data exports, newest first", response=ExportListOut, auth=True, tags=TAGS)
-def list_exports():
-    return ExportListOut(exports=[export_out(e) for e in service.list_own(current_user)])
+@endpoint("My data exports, newest first (paged)", query=PageQuery, response=ExportListOut, auth=True, tags=TAGS,
+          errors=[InvalidCursor])
+def list_exports(query: PageQuery):
+    exports, next_cursor = service.list_own(current_user, query)
+    return ExportListOut(exports=[export_out(e) for e in exports], next_cursor=next_cursor)
 
 
 @bp.get("/me/exports/<export_id>")

@@ -24,6 +24,7 @@ from app.core import events, objects
 from app.core.crypto import open_text, seal_text
 from app.core.db import utcnow
 from app.core.errors import ApiError, Conflict, NotFound, ValidationFailed
+from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 from app.generation import services as generation
 from app.generation.models import FINISHED, GenerationJob, GenerationResult
@@ -141,9 +142,10 @@ def destroy_result(result: GenerationResult, reason: str) -> None:
     write_receipt(result.user_id, "result_image", result.public_id, reason)
 
 
-def list_requests(user: User) -> list[DeletionRequest]:
-    return list(db.session.scalars(select(DeletionRequest).where(DeletionRequest.user_id == user.id)
-                                   .order_by(DeletionRequest.id.desc())))
+def list_requests(user: User, page: PageQuery) -> tuple[list[DeletionRequest], str | None]:
+    """Newest first, one page (see ``app.core.pagination``)."""
+    return paginate(select(DeletionRequest).where(DeletionRequest.user_id == user.id), page,
+                    DeletionRequest.id.desc())
 
 
 # --- cancellation ---------------------------------------------------------------------------------

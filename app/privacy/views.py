@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from app.accounts.auth import login_required
 from app.core.api import API_PREFIX, endpoint
+from app.core.pagination import InvalidCursor, PageOut, PageQuery
 
 from . import rights
 from .receipts import operations_of, receipts_of
@@ -23,17 +24,18 @@ class ReceiptOut(BaseModel):
     deleted_at: datetime
 
 
-class ReceiptsOut(BaseModel):
+class ReceiptsOut(PageOut):
     receipts: list[ReceiptOut]
 
 
 @bp.get("/me/deletion-receipts")
 @login_required
 @endpoint("What was deleted, when and why (\"your source photos were deleted at …\")", response=ReceiptsOut,
-          auth=True, tags=("privacy",))
-def deletion_receipts():
+          query=PageQuery, auth=True, tags=("privacy",), errors=[InvalidCursor])
+def deletion_receipts(query: PageQuery):
+    receipts, next_cursor = receipts_of(current_user.id, query)
     return ReceiptsOut(receipts=[ReceiptOut(data_kind=r.data_kind, subject_id=r.subject_id, reason=r.reason,
-                                            deleted_at=r.deleted_at) for r in receipts_of(current_user.id)])
+                                            deleted_at=r.deleted_at) for r in receipts], next_cursor=next_cursor)
 
 
 class OperationOut(BaseModel):
@@ -43,18 +45,19 @@ class OperationOut(BaseModel):
     at: datetime
 
 
-class OperationsOut(BaseModel):
+class OperationsOut(PageOut):
     operations: list[OperationOut]
 
 
 @bp.get("/me/operations")
 @login_required
 @endpoint("My operation log: what I generated, downloaded and shared, and when (§2.1)", response=OperationsOut,
-          auth=True, tags=("privacy",))
-def operations():
+          query=PageQuery, auth=True, tags=("privacy",), errors=[InvalidCursor])
+def operations(query: PageQuery):
+    found, next_cursor = operations_of(current_user.id, query)
     return OperationsOut(operations=[OperationOut(action=o.action, subject_type=o.subject_type,
-                                                  subject_id=o.subject_id, at=o.created_at)
-                                     for o in operations_of(current_user.id)])
+                                                  subject_id=o.subject_id, at=o.created_at) for o in found],
+                         next_cursor=next_cursor)
 
 
 # --- what we hold, deletion requests, cancellation ----------------------------------------------------
@@ -84,7 +87,7 @@ class DeletionRequestOut(BaseModel):
     completed_at: datetime | None
 
 
-class DeletionRequestsOut(BaseModel):
+class DeletionRequestsOut(PageOut):
     requests: list[DeletionRequestOut]
 
 
@@ -126,9 +129,11 @@ def create_deletion_request(body: DeletionRequestIn):
 
 @bp.get("/me/deletion-requests")
 @login_required
-@endpoint("My deletion requests and their status", response=DeletionRequestsOut, auth=True, tags=("privacy",))
-def list_deletion_requests():
-    return DeletionRequestsOut(requests=[request_out(r) for r in rights.list_requests(current_user)])
+@endpoint("My deletion requests and their status, newest first (paged)", query=PageQuery,
+          response=DeletionRequestsOut, auth=True, tags=("privacy",), errors=[InvalidCursor])
+def list_deletion_requests(query: PageQuery):
+    requests, next_cursor = rights.list_requests(current_user, query)
+    return DeletionRequestsOut(requests=[request_out(r) for r in requests], next_cursor=next_cursor)
 
 
 @bp.post("/me/cancellation/code")

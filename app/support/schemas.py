@@ -8,6 +8,8 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from app.core.pagination import PageOut
+
 from .models import TicketCategory, TicketStatus
 
 SUBJECT_MAX, BODY_MAX = 100, 2000
@@ -78,7 +80,7 @@ class TicketOut(TicketSummaryOut):
     messages: list[MessageOut]
 
 
-class TicketListOut(BaseModel):
+class TicketListOut(PageOut):
     tickets: list[TicketSummaryOut]
 
 

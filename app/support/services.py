@@ -24,6 +24,7 @@ from app.core import ratelimit
 from app.core.crypto import open_text, seal_text
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 from app.generation import services as generation
 from app.orders import services as orders
@@ -84,10 +85,10 @@ def get_any(public_id: str) -> Ticket:
     return ticket
 
 
-def list_own(user: User, limit: int = 100) -> list[Ticket]:
-    return list(db.session.scalars(select(Ticket).where(Ticket.user_id == user.id)
-                                   .options(selectinload(Ticket.order), selectinload(Ticket.job))
-                                   .order_by(Ticket.id.desc()).limit(limit)))
+def list_own(user: User, page: PageQuery) -> tuple[list[Ticket], str | None]:
+    """Newest first, one page (see ``app.core.pagination``)."""
+    return paginate(select(Ticket).where(Ticket.user_id == user.id)
+                    .options(selectinload(Ticket.order), selectinload(Ticket.job)), page, Ticket.id.desc())
 
 
 def mark_read_by_user(ticket: Ticket) -> None:

@@ -11,6 +11,7 @@ from flask_login import current_user
 from app.accounts.auth import login_required
 from app.accounts.services import WECHAT_ERRORS
 from app.core.api import API_PREFIX, endpoint
+from app.core.pagination import InvalidCursor, PageQuery
 
 from . import services
 from .models import Ticket
@@ -51,9 +52,11 @@ def create_ticket(body: TicketIn):
 
 @bp.get("/tickets")
 @login_required
-@endpoint("My tickets, newest first", response=TicketListOut, auth=True, tags=TAGS)
-def list_tickets():
-    return TicketListOut(tickets=[summary_out(t) for t in services.list_own(current_user)])
+@endpoint("My tickets, newest first (paged)", query=PageQuery, response=TicketListOut, auth=True, tags=TAGS,
+          errors=[InvalidCursor])
+def list_tickets(query: PageQuery):
+    tickets, next_cursor = services.list_own(current_user, query)
+    return TicketListOut(tickets=[summary_out(t) for t in tickets], next_cursor=next_cursor)
 
 
 @bp.get("/tickets/<ticket_id>")

@@ -14,6 +14,7 @@ from app.consent.guards import requires_consent
 from app.consent.purposes import FACE_PROCESSING
 from app.core.api import API_PREFIX, endpoint
 from app.core.errors import BadRequest, NotFound, QueueUnavailable, StorageFull, StorageUnavailable
+from app.core.pagination import InvalidCursor, PageOut, PageQuery
 from app.extensions import db
 
 from . import content_check, services
@@ -45,7 +46,7 @@ class UploadForm(BaseModel):
         description="own_face: it is my face; subject_consented: the person shown agreed")
 
 
-class UploadListOut(BaseModel):
+class UploadListOut(PageOut):
     uploads: list[UploadOut]
 
 
@@ -84,9 +85,11 @@ def create_upload():
 
 @bp.get("/uploads")
 @phone_required
-@endpoint("My uploads not yet deleted", response=UploadListOut, auth=True, tags=TAGS)
-def list_uploads():
-    return UploadListOut(uploads=[upload_out(u) for u in services.list_own(current_user)])
+@endpoint("My uploads not yet deleted, newest first (paged)", query=PageQuery, response=UploadListOut, auth=True,
+          tags=TAGS, errors=[InvalidCursor])
+def list_uploads(query: PageQuery):
+    uploads, next_cursor = services.list_own(current_user, query)
+    return UploadListOut(uploads=[upload_out(u) for u in uploads], next_cursor=next_cursor)
 
 
 @bp.get("/uploads/<upload_id>")
