@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import desc_op
@@ -35,7 +35,7 @@ MAX_LIMIT = 100
 
 
 class PageQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    """``limit`` and ``cursor``; a list's query model inherits it (its own config, e.g. extra="forbid", wins)."""
 
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Items per page (1–{MAX_LIMIT})")
     cursor: str | None = Field(None, min_length=1, max_length=512,

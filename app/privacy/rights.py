@@ -279,14 +279,14 @@ def find_request(public_id: str, *, for_update: bool = False) -> DeletionRequest
 
 
 def queue(status: str | None = "pending", *, overdue_only: bool = False, now: datetime | None = None,
-          limit: int = 200) -> list[DeletionRequest]:
-    """Requests by due date, the most urgent first; ``overdue_only`` keeps pending ones past their due date."""
-    query = select(DeletionRequest).order_by(DeletionRequest.due_at, DeletionRequest.id).limit(limit)
+          page: PageQuery | None = None) -> tuple[list[DeletionRequest], str | None]:
+    """Requests by due date, the most urgent first, one page; ``overdue_only`` keeps pending ones past due."""
+    query = select(DeletionRequest)
     if status:
         query = query.where(DeletionRequest.status == status)
     if overdue_only:
         query = query.where(DeletionRequest.status == "pending", DeletionRequest.due_at < (now or utcnow()))
-    return list(db.session.scalars(query))
+    return paginate(query, page or PageQuery(), DeletionRequest.due_at, DeletionRequest.id)
 
 
 def is_overdue(request: DeletionRequest, now: datetime | None = None) -> bool:

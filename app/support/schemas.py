@@ -8,7 +8,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from app.core.pagination import PageOut
+from app.core.pagination import PageOut, PageQuery
 
 from .models import TicketCategory, TicketStatus
 
@@ -86,13 +86,11 @@ class TicketListOut(PageOut):
 
 # --- staff -----------------------------------------------------------------------------------------------
 
-class StaffTicketQuery(_In):
+class StaffTicketQuery(_In, PageQuery):
     status: Status | None = None
     category: Category | None = None
     assigned: str | None = Field(default=None, max_length=32,
                                  description="'me', 'none' (unassigned) or a staff username")
-    before_id: str | None = Field(default=None, max_length=32, description="The last ticket id of the previous page")
-    limit: int = Field(default=50, ge=1, le=100)
 
 
 class StaffReplyIn(_In):
@@ -156,6 +154,5 @@ class StaffTicketOut(StaffTicketSummaryOut):
     messages: list[StaffMessageOut]
 
 
-class StaffTicketListOut(BaseModel):
+class StaffTicketListOut(PageOut):
     tickets: list[StaffTicketSummaryOut]
-    next_before_id: str | None = Field(description="Pass as before_id for the next page; null on the last")
