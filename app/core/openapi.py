@@ -1,20 +1,22 @@
 """OpenAPI 3.1 document generated from the routes and the schemas their views declare.
 
 Nothing is written by hand: the document walks ``app.url_map`` and reads each view's
-``EndpointSpec``, so it cannot drift from the code. Served at ``/api/v1/openapi.json`` with a
-browsable Swagger UI at ``/api/v1/docs`` (assets shipped by the ``swagger-ui-bundle`` package, so
-the page works offline).
+``EndpointSpec`` (and the error declarations of the decorators around it), so it cannot drift from
+the code. Served at ``/api/v1/openapi.json`` with a browsable Swagger UI 5 at ``/api/v1/docs``
+(vendored under ``static/swagger-ui``, so the page works offline).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import click
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_from_directory
 from pydantic import BaseModel
-from swagger_ui_bundle import swagger_ui_path
 
 from app.core.api import API_PREFIX, EndpointSpec, error_codes
 from app.core.errors import STATUS_CODES, DatabaseUnavailable, QueueUnavailable
@@ -33,7 +35,8 @@ ERROR_BODY_SCHEMA = {
     "properties": {
         "code": {"type": "string", "description": "Stable machine-readable code (each operation lists its own)."},
         "message": {"type": "string", "description": "Human-readable; may change."},
-        "details": {"type": "object"},
+        "details": {"type": "object", "additionalProperties": True,
+                    "description": "Per code: fields (validation), retry_after (429), reason (invalid_image), …"},
         "request_id": {"type": ["string", "null"]},
     },
 }
@@ -163,7 +166,7 @@ def error_schema(codes: list[str]) -> dict[str, Any]:
         "required": ["error"],
         "properties": {"error": {"allOf": [
             {"$ref": "#/components/schemas/ErrorBody"},
-            {"type": "object", "properties": {"code": {"type": "string", "enum": codes}}},
+            {"type": "object", "required": ["code"], "properties": {"code": {"type": "string", "enum": codes}}},
         ]}},
     }
 
@@ -289,6 +292,15 @@ def openapi_document():
     return jsonify(cached_document(current_app))
 
 
+@bp.cli.command("dump")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def dump_document(path: str) -> None:
+    """Write the OpenAPI document to PATH (CI generates the TypeScript client from it)."""
+    Path(path).write_text(json.dumps(build_document(current_app), ensure_ascii=False, indent=1) + "\n",
+                          encoding="utf-8")
+    click.echo(f"wrote {path}")
+
+
 def check_documented_errors(app: Flask) -> list[str]:
     """Tests: every error the app answers must be documented for its operation and status.
 
@@ -314,20 +326,29 @@ def check_documented_errors(app: Flask) -> list[str]:
     return violations
 
 
+# Swagger UI 5 (reads OpenAPI 3.1), vendored under static/swagger-ui (version and licence in its README):
+# served by the app, no CDN, so the page works offline.
+SWAGGER_UI_DIR = Path(__file__).resolve().parents[2] / "static" / "swagger-ui"
+DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'; form-action 'none'")
+
 _DOCS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Miaohua API docs</title>
+<link rel="icon" href="{{ prefix }}/docs/assets/favicon-32x32.png">
 <link rel="stylesheet" href="{{ prefix }}/docs/assets/swagger-ui.css"></head>
-<body><div id="swagger-ui"></div>
+<body><div id="swagger-ui" data-openapi-url="{{ prefix }}/openapi.json"></div>
 <script src="{{ prefix }}/docs/assets/swagger-ui-bundle.js"></script>
-<script>window.ui = SwaggerUIBundle({url: "{{ prefix }}/openapi.json", dom_id: "#swagger-ui"});</script>
+<script src="{{ prefix }}/docs/assets/docs-init.js"></script>
 </body></html>"""
 
 
 @bp.get(f"{API_PREFIX}/docs")
 def docs_page():
-    return Response(_DOCS_PAGE.replace("{{ prefix }}", API_PREFIX), mimetype="text/html")
+    response = Response(_DOCS_PAGE.replace("{{ prefix }}", API_PREFIX), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = DOCS_CSP
+    return response
 
 
 @bp.get(f"{API_PREFIX}/docs/assets/<path:filename>")
 def docs_assets(filename: str):
-    return send_from_directory(swagger_ui_path, filename)
+    return send_from_directory(SWAGGER_UI_DIR, filename)

@@ -62,7 +62,9 @@ class JobOut(BaseModel):
     style: str
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     progress: float
-    queue_position: int | None = Field(description="Jobs ahead of this one while queued")
+    queue_position: int | None = Field(
+        description="While queued: this job's place in the queue, 1-based (1 = it runs next). Shown to the user "
+                    "as 排队第 N 位，前面还有 N-1 人 (N-1 jobs ahead); null once it runs or ends, or when unknown")
     estimated_wait_s: int | None = Field(description="Seconds until done, from recent job durations")
     error_code: str | None
     error_message: str | None

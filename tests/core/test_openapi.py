@@ -44,6 +44,8 @@ def test_docs_page_is_browsable_offline(client):
     page = client.get("/api/v1/docs")
     assert page.status_code == 200
     assert b"/api/v1/openapi.json" in page.data
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]  # no inline script, no CDN
+    assert client.get("/api/v1/docs/assets/docs-init.js").status_code == 200
     asset = client.get("/api/v1/docs/assets/swagger-ui-bundle.js")
     assert asset.status_code == 200 and len(asset.data) > 100_000
 
