@@ -293,13 +293,11 @@ class BaseConfig:
         self.RATE_LIMIT_SMS_PER_IP = env_str("RATE_LIMIT_SMS_PER_IP", "20/hour")
         self.RATE_LIMIT_SMS_PER_DEVICE = env_str("RATE_LIMIT_SMS_PER_DEVICE", "5/hour")
         self.RATE_LIMIT_SMS_VERIFY_PER_PHONE = env_str("RATE_LIMIT_SMS_VERIFY_PER_PHONE", "10/hour")
-        # API conventions (docs/api-conventions.md): Idempotency-Key lifetime, and how long a duplicate
-        # waits for the first request's answer before 409 idempotency_key_in_progress; list page sizes.
+        # API conventions (docs/api-conventions.md): Idempotency-Key lifetime, how long a duplicate waits
+        # for the first request's answer before 409 idempotency_key_in_progress, how often expired keys go.
         self.IDEMPOTENCY_KEY_TTL_S = env_int("IDEMPOTENCY_KEY_TTL_S", 24 * 3600)
         self.IDEMPOTENCY_WAIT_S = float(env_str("IDEMPOTENCY_WAIT_S", "10"))
         self.SWEEP_IDEMPOTENCY_INTERVAL_S = env_int("SWEEP_IDEMPOTENCY_INTERVAL_S", 3600)
-        self.PAGE_SIZE_DEFAULT = env_int("PAGE_SIZE_DEFAULT", 20)
-        self.PAGE_SIZE_MAX = env_int("PAGE_SIZE_MAX", 100)
 
     @staticmethod
     def default_sandbox() -> bool:
