@@ -16,8 +16,8 @@ On PostgreSQL a concurrent duplicate's insert waits on the unique index until th
 transaction ends, then fails (the effect is there: wait for its response) or succeeds (the first
 rolled back: this one does the work). A duplicate that finds the key claimed but not yet answered
 polls for up to ``IDEMPOTENCY_WAIT_S``, then answers 409 ``idempotency_key_in_progress``.
-Only the response is stored; the row goes with the account (``ON DELETE CASCADE``) and a sweep
-deletes expired rows.
+Only the response is stored, encrypted (it may carry a ticket's text); the row goes with the account
+(``ON DELETE CASCADE``) and a sweep deletes expired rows.
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ from datetime import datetime, timedelta
 
 from flask import Response, current_app, request
 from flask_login import current_user
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, delete, select
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.crypto import open_text, seal_text
 from app.core.db import Base, UTCDateTime, utcnow
 from app.core.errors import ApiError, BadRequest, Conflict, ValidationFailed, error_response
 from app.extensions import db
@@ -43,6 +44,7 @@ HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _POLL_S = 0.05
+_PURPOSE = "idempotency.response"
 
 
 class IdempotencyKeyReused(ValidationFailed):
@@ -75,7 +77,8 @@ class IdempotencyKey(Base):
     fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
     status: Mapped[int | None] = mapped_column(Integer)
     content_type: Mapped[str | None] = mapped_column(String(100))
-    body: Mapped[str | None] = mapped_column(Text)
+    # The answer may hold personal data (a ticket's text, an order): encrypted like the tables it came from.
+    body_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False, index=True)
 
 
@@ -115,7 +118,8 @@ def _replay(row: IdempotencyKey, request_fingerprint: str) -> Response | None:
         raise IdempotencyKeyReused(details={"key": row.key})
     if row.status is None:
         return None
-    response = Response(row.body or None, status=row.status, mimetype=row.content_type)
+    body = open_text(row.body_ciphertext, _PURPOSE) if row.body_ciphertext else None
+    response = Response(body, status=row.status, mimetype=row.content_type)
     response.headers[REPLAYED_HEADER] = "true"
     return response
 
@@ -157,7 +161,7 @@ def _store(user_id: int, key: str, request_fingerprint: str, status: int, conten
     if row is None:  # the view rolled the claim back with its own transaction: record the answer anew
         row = IdempotencyKey(user_id=user_id, key=key, fingerprint=request_fingerprint)
         db.session.add(row)
-    row.status, row.content_type, row.body = status, content_type, body
+    row.status, row.content_type, row.body_ciphertext = status, content_type, seal_text(body, _PURPOSE)
     try:
         db.session.commit()
     except IntegrityError:  # a concurrent duplicate claimed the key meanwhile: it will answer for itself

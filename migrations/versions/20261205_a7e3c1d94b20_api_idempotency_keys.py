@@ -24,7 +24,7 @@ def upgrade():
     sa.Column('fingerprint', sa.String(length=64), nullable=False),
     sa.Column('status', sa.Integer(), nullable=True),
     sa.Column('content_type', sa.String(length=100), nullable=True),
-    sa.Column('body', sa.Text(), nullable=True),
+    sa.Column('body_ciphertext', sa.LargeBinary(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_idempotency_keys_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_keys')),

@@ -10,7 +10,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.core.db import utcnow
 from app.core.idempotency import IdempotencyKey, purge_expired
@@ -47,6 +47,8 @@ def test_the_same_key_and_body_answer_the_first_response_without_a_second_ticket
     assert again.get_json() == first.get_json()
     assert again.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
     assert dbx.count(Ticket) == 1
+    stored = dbx.run(lambda s: s.scalar(select(IdempotencyKey.body_ciphertext)))
+    assert b"Cannot log in" not in stored and b"wrong" not in stored  # the kept answer is encrypted at rest
     assert post(alice, "k-2").status_code == 201 and dbx.count(Ticket) == 2  # a new key: new work
     assert post(alice, None).status_code == 201 and post(alice, None).status_code == 201  # no key: as before
     assert dbx.count(Ticket) == 4
