@@ -197,3 +197,7 @@ def register_errorhandlers(app: Flask) -> None:
     from app.core.errors import register_error_handlers
 
     register_error_handlers(app)
+    if app.config.get("OPENAPI_CHECK_ERRORS"):  # tests: every error answered must be in the document
+        from app.core.openapi import check_documented_errors
+
+        check_documented_errors(app)

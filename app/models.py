@@ -2,6 +2,7 @@
 
 from app.accounts.models import Device, LoginSession, RiskFlag, SmsCode, User, WechatIdentity
 from app.consent.models import AgeDeclaration, ConsentRecord, GuardianConsent, PolicyVersion
+from app.core.idempotency import IdempotencyKey
 from app.core.objects import StoredObject
 from app.generation.models import GenerationJob, GenerationResult
 from app.notices.models import Notice, NoticeDelivery
@@ -27,6 +28,7 @@ __all__ = [
     "GenerationJob",
     "GenerationResult",
     "GuardianConsent",
+    "IdempotencyKey",
     "LoginSession",
     "Notice",
     "NoticeDelivery",

@@ -88,6 +88,13 @@ class Settings(BaseSettings):
                                        group="http", example="1")
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = setting("INFO", "Log level", group="http")
     LOG_FORMAT: Literal["json", "text"] = setting("json", "json lines, or text for humans", group="http")
+    IDEMPOTENCY_KEY_TTL_S: Positive = setting(24 * 3600, "How long an Idempotency-Key answers a retry (seconds)",
+                                              group="http")
+    IDEMPOTENCY_WAIT_S: float = setting(10.0, "A duplicate waits this long for the first request's answer, then "
+                                              "409 idempotency_key_in_progress", group="http")
+    SWEEP_IDEMPOTENCY_INTERVAL_S: Positive = setting(3600, "Seconds between sweeps of expired keys", group="http")
+    OPENAPI_CHECK_ERRORS: bool = setting(False, "Tests only: fail an answer whose error code the document does not "
+                                                "list for its operation", group="tests")
     GUNICORN_BIND: str = setting("0.0.0.0:8000", "gunicorn's address (app/gunicorn_conf.py)", group="http",
                                  example="127.0.0.1:8000")
     GUNICORN_WORKERS: Positive = setting(4, "gunicorn worker processes", group="http")

@@ -100,7 +100,7 @@ def wechat_sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="session")
 def app(wechat_sandbox: Sandbox) -> Iterator[Flask]:
-    app = make_app(WECHAT_API_BASE_URL=wechat_sandbox.base_url, WECHAT_READ_TIMEOUT=2.0)
+    app = make_app(WECHAT_API_BASE_URL=wechat_sandbox.base_url, WECHAT_READ_TIMEOUT=2.0, OPENAPI_CHECK_ERRORS=True)
     with app.app_context():
         db.drop_all()
         db.create_all()
@@ -131,6 +131,19 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         ensure_initial_version()
         redis_connection(app).flushdb()
     request.getfixturevalue("wechat_sandbox").reset()
+
+
+@pytest.fixture(autouse=True)
+def _documented_errors_only(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Real traffic keeps the OpenAPI document honest: an error code (or status) the app answered that
+    the document does not list for that operation fails the test (declare it in the view's ``errors=``)."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    violations = getattr(request.getfixturevalue("app"), "extensions", {}).get("openapi_violations")
+    if violations:
+        found, violations[:] = sorted(set(violations)), []
+        pytest.fail("errors answered but not in the OpenAPI document: " + "; ".join(found))
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from flask_login import current_user
 
 from app.accounts import sessions
 from app.accounts.models import LoginSession, User
+from app.core.api import add_errors
 from app.core.errors import AuthenticationRequired, Forbidden
 from app.extensions import db, login_manager
 
@@ -78,20 +79,19 @@ def login_required(view: Callable) -> Callable:
             raise AuthenticationRequired(details={"hint": "send Authorization: Bearer <token>"})
         return view(*args, **kwargs)
 
-    return wrapper
+    return add_errors(wrapper, AuthenticationRequired, AccountBlocked)
 
 
 def phone_required(view: Callable) -> Callable:
     """Login and a bound phone: uploads, generation and payment go through this."""
 
-    @login_required
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not current_user._get_current_object().has_phone:
             raise PhoneBindingRequired()
         return view(*args, **kwargs)
 
-    return wrapper
+    return login_required(add_errors(wrapper, PhoneBindingRequired))
 
 
 class _NoCookieSession(NullSession):

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.accounts.phones import is_valid_mainland_mobile
+from app.core.pagination import PageOut
 
 
 class StrictModel(BaseModel):
@@ -50,7 +51,7 @@ class SmsSendIn(StrictModel):
 
 class SmsLoginIn(StrictModel):
     phone: str = Field(max_length=20)
-    code: str = Field(pattern=r"^\d{6}$")
+    code: str = Field(pattern=r"^\d{6}$", examples=["123456"])
     device: DeviceInfo | None = None
 
     _phone = field_validator("phone")(_check_phone)
@@ -58,7 +59,8 @@ class SmsLoginIn(StrictModel):
 
 class ProfileUpdateIn(StrictModel):
     nickname: str | None = Field(default=None, min_length=1, max_length=32)
-    avatar_url: str | None = Field(default=None, max_length=512, pattern=r"^https://[^\s]+$")
+    avatar_url: str | None = Field(default=None, max_length=512, pattern=r"^https://[^\s]+$",
+                                    examples=["https://thirdwx.qlogo.cn/mmopen/avatar.png"])
 
     @field_validator("nickname")
     @classmethod
@@ -113,7 +115,7 @@ class SessionOut(BaseModel):
     current: bool
 
 
-class SessionListOut(BaseModel):
+class SessionListOut(PageOut):
     sessions: list[SessionOut]
 
 

@@ -64,6 +64,11 @@ class ContentRejected(ValidationFailed):
     code, message = "content_rejected", "This text did not pass the content check; please change it."
 
 
+# What ``wechat_error`` may answer (for the OpenAPI document of the views that call WeChat).
+WECHAT_ERRORS = (WechatCodeInvalid, WechatCodeUsed, WechatRiskyUser, (429, "wechat_rate_limited"),
+                 WechatUnavailableError)
+
+
 def wechat_error(exc: WeChatError | WeChatUnavailable) -> ApiError:
     """Translate a WeChat outcome into the error the mini-program sees (and log what happened)."""
     if isinstance(exc, WeChatUnavailable):

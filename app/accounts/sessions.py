@@ -53,6 +53,7 @@ from app.accounts.models import Device, LoginSession, User, UserStatus
 from app.core.crypto import token_hash
 from app.core.db import utcnow
 from app.core.jobs import connect_redis
+from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,13 @@ def start_session(user: User, method: str, device: Device | None) -> tuple[Login
         revoke(old, RevokeReason.EVICTED)
     user.last_login_at = now
     return session, token
+
+
+def active_sessions_page(user_id: int, page: PageQuery) -> tuple[list[LoginSession], str | None]:
+    """Newest first, one page (see ``app.core.pagination``)."""
+    return paginate(select(LoginSession).where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None),
+                                               LoginSession.expires_at > utcnow()),
+                    page, LoginSession.created_at.desc(), LoginSession.id.desc())
 
 
 def active_sessions(user_id: int) -> list[LoginSession]:

@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.accounts import services, sessions, sms
-from app.accounts.auth import current_session, login_required
+from app.accounts.auth import AccountBlocked, current_session, login_required
 from app.accounts.models import LoginSession, User
 from app.accounts.schemas import (
     LoginOut,
@@ -25,6 +25,7 @@ from app.accounts.schemas import (
 )
 from app.core.api import API_PREFIX, endpoint
 from app.core.errors import NotFound
+from app.core.pagination import InvalidCursor, PageQuery
 from app.extensions import db
 
 bp = Blueprint("accounts", __name__, url_prefix=API_PREFIX)
@@ -43,7 +44,7 @@ def login_out(result: services.LoginResult) -> LoginOut:
 
 @bp.post("/auth/wechat")
 @endpoint("Log in with a wx.login() code", body=WechatLoginIn, response=LoginOut, tags=TAGS,
-          errors=[400, 403, 429, 503],
+          errors=[*services.WECHAT_ERRORS, AccountBlocked, 429],
           description="Exchanges the code with WeChat (code2session) for our own login token. "
                       "Errors: wechat_code_invalid, wechat_code_used, wechat_risky_user, account_blocked, "
                       "rate_limited, wechat_rate_limited, wechat_unavailable.")
@@ -53,7 +54,7 @@ def login_wechat(body: WechatLoginIn):
 
 @bp.post("/auth/sms/send")
 @endpoint("Send an SMS login code", body=SmsSendIn, response=SmsSentOut, status=202, tags=TAGS,
-          errors=[429, 503])
+          errors=[429, sms.SmsUnavailable])
 def sms_send(body: SmsSendIn):
     ttl = services.send_login_code(body.phone, body.device)
     return SmsSentOut(expires_in=ttl, resend_after=60)
@@ -61,7 +62,7 @@ def sms_send(body: SmsSendIn):
 
 @bp.post("/auth/sms/login")
 @endpoint("Log in with phone number and SMS code", body=SmsLoginIn, response=LoginOut, tags=TAGS,
-          errors=[400, 403, 429],
+          errors=[sms.SmsCodeInvalid, sms.SmsCodeExpired, AccountBlocked, 429],
           description="Errors: sms_code_invalid, sms_code_expired, account_blocked, rate_limited.")
 def sms_login(body: SmsLoginIn):
     return login_out(services.login_with_sms(body.phone, body.code, body.device))
@@ -77,7 +78,7 @@ def logout():
 
 @bp.get("/me")
 @login_required
-@endpoint("My profile", response=UserOut, auth=True, tags=TAGS, errors=[403])
+@endpoint("My profile", response=UserOut, auth=True, tags=TAGS)
 def me():
     return user_out(current_user._get_current_object())  # one proxy lookup, not seven
 
@@ -85,7 +86,8 @@ def me():
 @bp.patch("/me")
 @login_required
 @endpoint("Correct my profile (nickname, avatar)", body=ProfileUpdateIn, response=UserOut, auth=True, tags=TAGS,
-          errors=[403, 503], description="A nickname goes through WeChat's content check (content_rejected).")
+          errors=[services.ContentRejected, *services.WECHAT_ERRORS],
+          description="A nickname goes through WeChat's content check (content_rejected).")
 def update_me(body: ProfileUpdateIn):
     return user_out(services.update_profile(current_user, body))
 
@@ -93,7 +95,7 @@ def update_me(body: ProfileUpdateIn):
 @bp.post("/me/phone/wechat")
 @login_required
 @endpoint("Bind my phone with a getPhoneNumber code", body=PhoneCodeIn, response=PhoneBoundOut, auth=True,
-          tags=TAGS, errors=[400, 403, 409, 503],
+          tags=TAGS, errors=[*services.WECHAT_ERRORS, services.PhoneAlreadyBound],
           description="Errors: wechat_code_invalid, wechat_code_used, phone_already_bound, wechat_unavailable. "
                       "When the phone's account absorbs this WeChat login, a new token is returned.")
 def bind_phone_wechat(body: PhoneCodeIn):
@@ -103,20 +105,22 @@ def bind_phone_wechat(body: PhoneCodeIn):
 
 @bp.get("/me/sessions")
 @login_required
-@endpoint("My active sessions", response=SessionListOut, auth=True, tags=TAGS)
-def list_sessions():
+@endpoint("My active sessions, newest first (paged)", query=PageQuery, response=SessionListOut, auth=True,
+          tags=TAGS, errors=[InvalidCursor])
+def list_sessions(query: PageQuery):
     mine = current_session()
-    return SessionListOut(sessions=[
+    found, next_cursor = sessions.active_sessions_page(current_user.id, query)
+    return SessionListOut(next_cursor=next_cursor, sessions=[
         SessionOut(id=s.public_id, method=s.method, device_model=s.device.model if s.device else None,
                    device_os=s.device.os if s.device else None, created_at=s.created_at,
                    last_seen_at=s.last_seen_at, expires_at=s.expires_at, current=s.id == mine.id)
-        for s in reversed(sessions.active_sessions(current_user.id))
+        for s in found
     ])
 
 
 @bp.delete("/me/sessions/<session_id>")
 @login_required
-@endpoint("Revoke one of my sessions", status=204, auth=True, tags=TAGS, errors=[404])
+@endpoint("Revoke one of my sessions", status=204, auth=True, tags=TAGS, errors={404: ["session_not_found"]})
 def revoke_session(session_id: str):
     target = db.session.scalar(select(LoginSession).where(LoginSession.public_id == session_id,
                                                           LoginSession.user_id == current_user.id))

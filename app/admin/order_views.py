@@ -54,15 +54,14 @@ def detail_out(order: Order) -> OrderDetailOut:
 
 @bp.get("/orders")
 @staff_required(Permission.ORDERS_READ)
-@endpoint("Orders, newest first (filter by status and creation time; page with before_id)", query=OrderListQuery,
+@endpoint("Orders, newest first (filter by status and creation time; paged)", query=OrderListQuery,
           response=OrderListOut, tags=TAGS, errors=[401, 403, 422])
 def list_orders(query: OrderListQuery):
-    found, next_before_id = orders.list_orders(query.status.value if query.status else None, query.since,
-                                               query.before_id, query.limit)
+    found, next_cursor = orders.list_orders(query.status.value if query.status else None, query.since, query)
     buyers = dict(db.session.execute(_buyer_ids([o.user_id for o in found if o.user_id])).all()) if found else {}
     audit.record("order.list", "order", None, details={"status": query.status, "since": query.since,
-                                                       "before_id": query.before_id, "count": len(found)})
-    return OrderListOut(next_before_id=next_before_id, orders=[
+                                                       "paged": query.cursor is not None, "count": len(found)})
+    return OrderListOut(next_cursor=next_cursor, orders=[
         OrderSummaryOut(order_no=o.out_trade_no, product=o.product_id, amount_fen=o.amount_fen,
                         refunded_fen=o.refunded_fen, status=o.status, created_at=o.created_at, paid_at=o.paid_at,
                         buyer_id=buyers.get(o.user_id)) for o in found])

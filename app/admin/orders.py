@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound
+from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 from app.orders import services as order_services
 from app.orders.models import Order, Refund
@@ -46,20 +47,14 @@ class TicketOfAnotherBuyer(Conflict):
     code, message = "ticket_mismatch", "That ticket was not opened by this order's buyer."
 
 
-def list_orders(status: str | None, since: datetime | None, before_id: int | None,
-                limit: int) -> tuple[list[Order], int | None]:
-    """Newest first; ``before_id`` pages on (the id of the last order of the previous page)."""
-    query = select(Order).order_by(Order.id.desc()).limit(limit + 1)
+def list_orders(status: str | None, since: datetime | None, page: PageQuery) -> tuple[list[Order], str | None]:
+    """Newest first, one page (see ``app.core.pagination``)."""
+    query = select(Order)
     if status:
         query = query.where(Order.status == status)
     if since:
         query = query.where(Order.created_at >= since)
-    if before_id:
-        query = query.where(Order.id < before_id)
-    orders = list(db.session.scalars(query))
-    more = len(orders) > limit
-    orders = orders[:limit]
-    return orders, orders[-1].id if more else None
+    return paginate(query, page, Order.id.desc())
 
 
 def get_order(out_trade_no: str, *, for_update: bool = False) -> Order:

@@ -86,11 +86,11 @@ def queue_request(body: RightsRequestIn):
           response=RightsQueueOut, tags=TAGS, errors=[401, 403, 422])
 def list_requests(query: RightsQueueQuery):
     now = utcnow()
-    found = rights.queue(query.status, overdue_only=query.overdue, now=now)
+    found, next_cursor = rights.queue(query.status, overdue_only=query.overdue, now=now, page=query)
     audit.record("rights.list", "rights_request", None,
                  details={"status": query.status, "overdue": query.overdue, "count": len(found)})
     public_ids = _public_ids(found)
-    return RightsQueueOut(requests=[request_out(r, public_ids, now) for r in found])
+    return RightsQueueOut(requests=[request_out(r, public_ids, now) for r in found], next_cursor=next_cursor)
 
 
 @bp.post("/rights-requests/<public_id>/process")

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.core.pagination import PageOut, PageQuery
 from app.orders.models import OrderStatus
 
 REASON = Field(min_length=5, max_length=200, description="Why (stored in the audit log)")
@@ -77,11 +78,9 @@ class ReasonIn(BaseModel):
 
 # --- orders ---------------------------------------------------------------------------------------
 
-class OrderListQuery(BaseModel):
+class OrderListQuery(PageQuery):
     status: OrderStatus | None = None
     since: datetime | None = Field(default=None, description="Created at or after (ISO 8601 with a time zone)")
-    before_id: int | None = Field(default=None, ge=1, description="next_before_id of the previous page")
-    limit: int = Field(default=50, ge=1, le=200)
 
 
 class BuyerOut(BaseModel):
@@ -102,9 +101,8 @@ class OrderSummaryOut(BaseModel):
     buyer_id: str | None = Field(description="The buyer's user id; null once the account was cancelled")
 
 
-class OrderListOut(BaseModel):
+class OrderListOut(PageOut):
     orders: list[OrderSummaryOut]
-    next_before_id: int | None
 
 
 class OrderEventOut(BaseModel):
@@ -163,7 +161,7 @@ class RightsRequestIn(BaseModel):
     note: str | None = Field(default=None, max_length=1000, description="How identity was verified, what was asked")
 
 
-class RightsQueueQuery(BaseModel):
+class RightsQueueQuery(PageQuery):
     status: Literal["pending", "completed", "rejected"] | None = "pending"
     overdue: bool = False
 
@@ -186,7 +184,7 @@ class RightsRequestOut(BaseModel):
     days_left: int | None = Field(description="Working days until due_at (negative: overdue); null once answered")
 
 
-class RightsQueueOut(BaseModel):
+class RightsQueueOut(PageOut):
     requests: list[RightsRequestOut]
 
 

@@ -18,9 +18,10 @@ from flask import Blueprint, Flask, Response, g, request
 from flask_login import current_user
 
 from app.accounts.auth import login_required
-from app.core.api import API_PREFIX
+from app.core.api import API_PREFIX, add_errors
+from app.core.openapi import add_error_rule
 
-from . import services
+from . import policy, services
 
 _EXEMPT_BLUEPRINTS: set[str] = set()
 
@@ -36,19 +37,30 @@ def is_exempt(blueprint_name: str | None) -> bool:
 
 def requires_consent(*purposes: str) -> Callable:
     def decorate(view: Callable) -> Callable:
-        @login_required
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             services.check_purposes(current_user, purposes)
             return view(*args, **kwargs)
 
+        add_errors(wrapper, services.ConsentRequired, services.AgeDeclarationRequired,
+                   services.GuardianConsentRequired)
+        wrapper = login_required(wrapper)
         wrapper.required_purposes = purposes  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
 
 
+def _policy_errors(endpoint_name: str, spec: Any) -> tuple:
+    """For the OpenAPI document: what ``require_current_policy`` answers a logged-in caller."""
+    if is_exempt(endpoint_name.rpartition(".")[0]):
+        return ()
+    return services.ConsentRequired, services.PolicyUpdateRequired, policy.PolicyUnavailable
+
+
 def init_app(app: Flask) -> None:
+    add_error_rule(app, _policy_errors)
+
     @app.before_request
     def require_current_policy() -> None:
         if not request.path.startswith(API_PREFIX) or is_exempt(request.blueprint):

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from app.core import chinatime
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, ServiceUnavailable
+from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 
 from .models import PolicyVersion
@@ -79,6 +80,11 @@ def get(version_id: str) -> PolicyVersion:
     if version is None:
         raise NotFound("No such policy version.", code="policy_version_not_found")
     return version
+
+
+def versions_page(page: PageQuery) -> tuple[list[PolicyVersion], str | None]:
+    """Newest first, one page (see ``app.core.pagination``)."""
+    return paginate(select(PolicyVersion), page, PolicyVersion.sequence.desc(), PolicyVersion.id.desc())
 
 
 def all_versions() -> list[PolicyVersion]:

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from app.accounts.schemas import StrictModel, _check_phone
 from app.consent.purposes import PURPOSES
+from app.core.pagination import PageOut
 
 PurposeId = Literal["service", "face_processing", "avatar_storage", "marketing"]
 assert set(PurposeId.__args__) == set(PURPOSES)  # type: ignore[attr-defined]
@@ -44,7 +45,7 @@ class PolicyOut(PolicySummaryOut):
     purposes: list[PurposeOut]
 
 
-class PolicyVersionsOut(BaseModel):
+class PolicyVersionsOut(PageOut):
     versions: list[PolicySummaryOut]
 
 
@@ -109,7 +110,7 @@ class ConsentRecordOut(BaseModel):
     by_guardian: bool
 
 
-class ConsentHistoryOut(BaseModel):
+class ConsentHistoryOut(PageOut):
     records: list[ConsentRecordOut]
 
 
@@ -131,7 +132,7 @@ class GuardianCodeIn(StrictModel):
 
 
 class GuardianConsentIn(GuardianCodeIn):
-    code: str = Field(pattern=r"^\d{6}$")
+    code: str = Field(pattern=r"^\d{6}$", examples=["123456"])
     relation: Literal["parent", "guardian"]
     purposes: list[Literal["face_processing", "avatar_storage"]] = Field(min_length=1)
     policy_version: str = Field(max_length=32)

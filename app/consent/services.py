@@ -20,6 +20,7 @@ from app.accounts.models import User
 from app.core import events
 from app.core.db import UTCDateTime, utcnow
 from app.core.errors import ApiError, Conflict, Forbidden, ValidationFailed
+from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 
 from . import policy
@@ -132,9 +133,9 @@ def withdraw(user: User, purpose: str, channel: str, client_info: dict) -> None:
     db.session.commit()
 
 
-def history(user_id: int) -> list[ConsentRecord]:
-    return list(db.session.scalars(select(ConsentRecord).where(ConsentRecord.user_id == user_id)
-                                   .order_by(ConsentRecord.id.desc())))
+def history(user_id: int, page: PageQuery) -> tuple[list[ConsentRecord], str | None]:
+    """Newest first, one page (see ``app.core.pagination``)."""
+    return paginate(select(ConsentRecord).where(ConsentRecord.user_id == user_id), page, ConsentRecord.id.desc())
 
 
 # --- age and guardians ---------------------------------------------------------------------------

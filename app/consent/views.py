@@ -5,9 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, url_for
 from flask_login import current_user
 
+from app.accounts import sms
 from app.accounts.auth import login_required
 from app.core import chinatime
 from app.core.api import API_PREFIX, endpoint
+from app.core.pagination import InvalidCursor, PageQuery
 
 from . import policy, services
 from .models import PolicyVersion
@@ -59,19 +61,22 @@ def client_info(client: ClientInfo | None) -> dict:
 
 
 @bp.get("/policy/current")
-@endpoint("The privacy policy in effect", response=PolicyOut, tags=POLICY_TAGS, errors=[503])
+@endpoint("The privacy policy in effect", response=PolicyOut, tags=POLICY_TAGS, errors=[policy.PolicyUnavailable])
 def current_policy():
     return policy_out(policy.current())
 
 
 @bp.get("/policy/versions")
-@endpoint("Every published version (the archive)", response=PolicyVersionsOut, tags=POLICY_TAGS)
-def policy_versions():
-    return PolicyVersionsOut(versions=[summary_out(v) for v in policy.all_versions()])
+@endpoint("Every published version (the archive), newest first (paged)", query=PageQuery,
+          response=PolicyVersionsOut, tags=POLICY_TAGS, errors=[InvalidCursor])
+def policy_versions(query: PageQuery):
+    versions, next_cursor = policy.versions_page(query)
+    return PolicyVersionsOut(versions=[summary_out(v) for v in versions], next_cursor=next_cursor)
 
 
 @bp.get("/policy/versions/<version_id>")
-@endpoint("One version of the policy, with its text", response=PolicyOut, tags=POLICY_TAGS, errors=[404])
+@endpoint("One version of the policy, with its text", response=PolicyOut, tags=POLICY_TAGS,
+          errors={404: ["policy_version_not_found"]})
 def policy_version(version_id: str):
     return policy_out(policy.get(version_id))
 
@@ -85,7 +90,7 @@ def policy_processors():
 @bp.get("/me/consents")
 @login_required
 @endpoint("My consent state, policy standing, age and guardian", response=ConsentStateOut, auth=True,
-          tags=CONSENT_TAGS)
+          tags=CONSENT_TAGS, errors=[policy.PolicyUnavailable])
 def consent_state():
     user_id = current_user.id
     standing = services.policy_standing(user_id)
@@ -106,7 +111,8 @@ def consent_state():
 @bp.post("/me/consents")
 @login_required
 @endpoint("Give consent to purposes under the current policy version", body=ConsentIn, status=204, auth=True,
-          tags=CONSENT_TAGS, errors=[403, 409],
+          tags=CONSENT_TAGS, errors=[services.ConsentRequired, (409, "stale_policy_version"),
+                                     policy.PolicyUnavailable],
           description="Errors: stale_policy_version (409, read the current version first), consent_required.")
 def give_consent(body: ConsentIn):
     services.give(current_user, list(body.purposes), body.policy_version, CHANNEL, client_info(body.client))
@@ -118,7 +124,8 @@ PURPOSE_PATH = f"<any({', '.join(PURPOSES)}):purpose>"
 @bp.delete(f"/me/consents/{PURPOSE_PATH}")
 @login_required
 @endpoint("Withdraw consent for one purpose (effective at once)", status=204, auth=True, tags=CONSENT_TAGS,
-          errors=[400, 409], description="`service` cannot be withdrawn (409 required_purpose): cancel instead.")
+          errors=[(400, "unknown_purpose"), (409, "required_purpose")],
+          description="`service` cannot be withdrawn (409 required_purpose): cancel instead.")
 def withdraw_consent(purpose: str):
     services.withdraw(current_user, purpose, CHANNEL, {})
 
@@ -126,20 +133,22 @@ def withdraw_consent(purpose: str):
 @bp.post(f"/me/consents/{PURPOSE_PATH}/withdraw")
 @login_required
 @endpoint("Withdraw consent, with client information", body=WithdrawIn, status=204, auth=True,
-          tags=CONSENT_TAGS, errors=[400, 409])
+          tags=CONSENT_TAGS, errors=[(400, "unknown_purpose"), (409, "required_purpose")])
 def withdraw_consent_with_client(purpose: str, body: WithdrawIn):
     services.withdraw(current_user, purpose, CHANNEL, client_info(body.client))
 
 
 @bp.get("/me/consents/history")
 @login_required
-@endpoint("My consent history (append-only)", response=ConsentHistoryOut, auth=True, tags=CONSENT_TAGS)
-def consent_history():
+@endpoint("My consent history (append-only), newest first (paged)", query=PageQuery, response=ConsentHistoryOut,
+          auth=True, tags=CONSENT_TAGS, errors=[InvalidCursor])
+def consent_history(query: PageQuery):
+    records, next_cursor = services.history(current_user.id, query)
     return ConsentHistoryOut(records=[
         ConsentRecordOut(purpose=r.purpose, action=r.action, policy_version=r.policy_version_id, channel=r.channel,
                          at=r.created_at, by_guardian=r.guardian_consent_id is not None)
-        for r in services.history(current_user.id)
-    ])
+        for r in records
+    ], next_cursor=next_cursor)
 
 
 @bp.post("/me/age")
@@ -154,7 +163,7 @@ def declare_age(body: AgeIn):
 @bp.post("/me/guardian/code")
 @login_required
 @endpoint("Send a verification code to my guardian's phone", body=GuardianCodeIn, response=SentOut, status=202,
-          auth=True, tags=CONSENT_TAGS, errors=[422, 429, 503])
+          auth=True, tags=CONSENT_TAGS, errors=[(422, "guardian_phone_is_own"), 429, sms.SmsUnavailable])
 def guardian_code(body: GuardianCodeIn):
     return SentOut(expires_in=services.send_guardian_code(current_user, body.phone))
 
@@ -162,7 +171,9 @@ def guardian_code(body: GuardianCodeIn):
 @bp.post("/me/guardian")
 @login_required
 @endpoint("Record my guardian's consent (verified by the code sent to their phone)", body=GuardianConsentIn,
-          response=GuardianOut, status=201, auth=True, tags=CONSENT_TAGS, errors=[400, 409, 422, 429])
+          response=GuardianOut, status=201, auth=True, tags=CONSENT_TAGS,
+          errors=[sms.SmsCodeInvalid, sms.SmsCodeExpired, (409, "stale_policy_version"), (422, "guardian_phone_is_own"),
+                  429, policy.PolicyUnavailable])
 def guardian_consent(body: GuardianConsentIn):
     consent = services.record_guardian_consent(current_user, body.phone, body.code, body.relation,
                                                list(body.purposes), body.policy_version)

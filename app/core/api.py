@@ -18,23 +18,75 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 
-from app.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from app.core.errors import (
+    STATUS_CODES,
+    ApiError,
+    BadRequest,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 
 API_PREFIX = "/api/v1"
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
+# What a view (or a decorator around it) may answer besides success: a status (answered with that
+# status's default code), an ``ApiError`` subclass (its status and code), or ``(status, code)`` for a
+# code raised on a generic class (``BadRequest(code="file_required")``). A view may also declare
+# ``errors={409: ["order_not_payable", "order_expired"], 404: ["order_not_found"]}``.
+ErrorDeclaration = int | type[ApiError] | tuple[int, str]
+ErrorDeclarations = Mapping[int, Iterable[str]] | Iterable[ErrorDeclaration]
+
+
+def _flatten(declarations: ErrorDeclarations) -> tuple[ErrorDeclaration, ...]:
+    if isinstance(declarations, Mapping):
+        return tuple((status, code) for status, codes in declarations.items() for code in codes)
+    return tuple(declarations)
+
+
+def error_codes(declarations: Iterable[ErrorDeclaration]) -> dict[int, set[str]]:
+    """``{status: {code, …}}`` from error declarations (see ``ErrorDeclaration``)."""
+    codes: dict[int, set[str]] = {}
+    for entry in declarations:
+        if isinstance(entry, int):
+            status, code = entry, STATUS_CODES.get(entry, "http_error")
+        elif isinstance(entry, tuple):
+            status, code = entry
+        elif isinstance(entry, type) and issubclass(entry, ApiError):
+            status, code = entry.status, entry.code
+        else:
+            raise TypeError(f"not an error declaration: {entry!r}")
+        codes.setdefault(status, set()).add(code)
+    return codes
+
+
+def add_errors(view: Callable, *declarations: ErrorDeclaration) -> Callable:
+    """Decorators that refuse requests (login, consent, rate limits) declare what they answer here.
+
+    ``functools.wraps`` copies the attribute outwards, so the outermost view carries every layer's
+    declarations and the OpenAPI document lists them with the view's own.
+    """
+    view.api_errors = (*getattr(view, "api_errors", ()), *declarations)  # type: ignore[attr-defined]
+    return view
+
 
 @dataclass(frozen=True)
 class EndpointSpec:
-    """What a view declares about itself; read by the OpenAPI generator."""
+    """What a view declares about itself; read by the OpenAPI generator.
+
+    ``form``: a multipart/form-data body (fields described by the model; binary fields as
+    ``bytes``), parsed by the view itself. ``produces``: the media type of a success that is not the
+    JSON envelope (``text/plain``, ``image/jpeg``, ``application/zip``). ``idempotent``: the
+    ``Idempotency-Key`` header is honoured (see ``app.core.idempotency``).
+    """
 
     summary: str
     query: type[BaseModel] | None = None
@@ -43,9 +95,13 @@ class EndpointSpec:
     status: int = 200
     auth: bool = False
     tags: tuple[str, ...] = ()
-    errors: tuple[int, ...] = ()
+    errors: tuple[ErrorDeclaration, ...] = ()
     description: str | None = None
     extra_responses: dict[int, str] = field(default_factory=dict)
+    form: type[BaseModel] | None = None
+    produces: str | None = None
+    idempotent: bool = False
+    operation_id: str | None = None
 
 
 def endpoint(
@@ -57,11 +113,16 @@ def endpoint(
     status: int = 200,
     auth: bool = False,
     tags: tuple[str, ...] | list[str] = (),
-    errors: tuple[int, ...] | list[int] = (),
+    errors: ErrorDeclarations = (),
     description: str | None = None,
+    form: type[BaseModel] | None = None,
+    produces: str | None = None,
+    idempotent: bool = False,
+    operation_id: str | None = None,
 ) -> Callable:
     spec = EndpointSpec(summary=summary, query=query, body=body, response=response, status=status,
-                        auth=auth, tags=tuple(tags), errors=tuple(errors), description=description)
+                        auth=auth, tags=tuple(tags), errors=_flatten(errors), description=description,
+                        form=form, produces=produces, idempotent=idempotent, operation_id=operation_id)
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -70,10 +131,16 @@ def endpoint(
                 kwargs["query"] = validate_model(query, request.args.to_dict(), location="query")
             if body is not None:
                 kwargs["body"] = validate_model(body, read_json_body(), location="body")
-            result = view(*args, **kwargs)
-            if isinstance(result, Response):
-                return result
-            return envelope(result, status)
+
+            def call() -> Response:
+                result = view(*args, **kwargs)
+                return result if isinstance(result, Response) else envelope(result, status)
+
+            if idempotent:
+                from app.core import idempotency
+
+                return idempotency.run_once(call)
+            return call()
 
         wrapper.api_spec = spec  # type: ignore[attr-defined]
         return wrapper

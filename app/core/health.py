@@ -51,7 +51,7 @@ def healthz():
 
 
 @bp.get("/readyz")
-@endpoint("Database and Redis answer", response=Readiness, tags=["health"], errors=[503])
+@endpoint("Database and Redis answer", response=Readiness, tags=["health"], errors=[(503, "not_ready")])
 def readyz():
     checks = check_dependencies()
     failed = sorted(name for name, state in checks.items() if state != "ok")

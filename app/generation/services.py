@@ -19,6 +19,7 @@ from app.core import events
 from app.core.db import utcnow
 from app.core.errors import ApiError, Conflict, NotFound
 from app.core.jobs import enqueue_now, redis_connection, require_queue
+from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 from app.uploads import services as uploads
 from app.uploads.models import Upload, UploadStatus
@@ -123,9 +124,9 @@ def get_own(user: User, public_id: str) -> GenerationJob:
     return job
 
 
-def list_own(user: User, limit: int = 50) -> list[GenerationJob]:
-    return list(db.session.scalars(select(GenerationJob).where(GenerationJob.user_id == user.id)
-                                   .order_by(GenerationJob.id.desc()).limit(limit)))
+def list_own(user: User, page: PageQuery) -> tuple[list[GenerationJob], str | None]:
+    """Newest first, one page (see ``app.core.pagination``)."""
+    return paginate(select(GenerationJob).where(GenerationJob.user_id == user.id), page, GenerationJob.id.desc())
 
 
 def queue_position(job: GenerationJob) -> tuple[int | None, int | None]:

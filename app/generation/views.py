@@ -17,6 +17,7 @@ from app.core import objects
 from app.core.api import API_PREFIX, endpoint
 from app.core.db import utcnow
 from app.core.errors import ApiError, NotFound
+from app.core.pagination import InvalidCursor, PageOut, PageQuery
 from app.extensions import db
 from app.privacy.receipts import log_operation
 
@@ -61,8 +62,10 @@ class JobOut(BaseModel):
     style: str
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     progress: float
-    queue_position: int | None = Field(description="Place in the queue while queued: 1 = next to start (users take "
-                                                   "turns: README \"Generation\"); null once started or unknown")
+    queue_position: int | None = Field(
+        description="While queued: this job's place in the queue, 1-based (1 = it runs next; users take turns: "
+                    "README \"Generation\"). Shown to the user as 排队第 N 位，前面还有 N-1 人 (N-1 jobs ahead); null "
+                    "once it runs or ends, or when unknown")
     estimated_wait_s: int | None = Field(description="Seconds until done, from the queue position, the number of "
                                                      "workers and recent job durations")
     error_code: str | None
@@ -73,7 +76,7 @@ class JobOut(BaseModel):
     results: list[ResultOut]
 
 
-class JobListOut(BaseModel):
+class JobListOut(PageOut):
     jobs: list[JobOut]
 
 
@@ -120,10 +123,12 @@ def list_styles():
 @phone_required
 @requires_consent(FACE_PROCESSING)
 @endpoint("Start a generation job with my uploads", body=JobIn, response=JobOut, status=202, auth=True, tags=TAGS,
-          errors=[403, 404, 409, 422, 429, 503],
+          errors={402: ["payment_required"], 404: ["upload_not_found"], 409: ["upload_not_available"],
+                  422: ["unknown_style", "wrong_source_count"], 429: ["rate_limited"]}, idempotent=True,
           description="Claims the uploads. Errors: unknown_style, wrong_source_count, upload_not_found, "
-                      "upload_not_available, rate_limited (GENERATION_MAX_QUEUED_PER_USER jobs not yet started; "
-                      "details.retry_after, details.max_queued), queue_unavailable.")
+                      "upload_not_available, payment_required (a paid style without credits), rate_limited "
+                      "(GENERATION_MAX_QUEUED_PER_USER jobs not yet started; details.retry_after, details.max_queued), "
+                      "queue_unavailable.")
 def create_job(body: JobIn):
     job = services.create_job(current_user, body.style, body.uploads)
     log_operation(current_user.id, "generate", "job", job.public_id)
@@ -133,15 +138,17 @@ def create_job(body: JobIn):
 
 @bp.get("/jobs")
 @login_required
-@endpoint("My jobs", response=JobListOut, auth=True, tags=TAGS)
-def list_jobs():
-    return JobListOut(jobs=[job_out(j, with_position=False) for j in services.list_own(current_user)])
+@endpoint("My jobs, newest first (paged)", query=PageQuery, response=JobListOut, auth=True, tags=TAGS,
+          errors=[InvalidCursor])
+def list_jobs(query: PageQuery):
+    jobs, next_cursor = services.list_own(current_user, query)
+    return JobListOut(jobs=[job_out(j, with_position=False) for j in jobs], next_cursor=next_cursor)
 
 
 @bp.get("/jobs/<job_id>")
 @login_required
 @endpoint("A job: status, progress, queue position, estimated wait, results", response=JobOut, auth=True,
-          tags=TAGS, errors=[404])
+          tags=TAGS, errors={404: ["job_not_found"]})
 def get_job(job_id: str):
     return job_out(services.get_own(current_user, job_id))
 
@@ -149,7 +156,7 @@ def get_job(job_id: str):
 @bp.post("/jobs/<job_id>/cancel")
 @login_required
 @endpoint("Cancel a queued or running job (its photos are deleted)", response=JobOut, auth=True, tags=TAGS,
-          errors=[404, 409])
+          errors={404: ["job_not_found"], 409: ["job_already_finished"]})
 def cancel_job(job_id: str):
     return job_out(services.cancel(services.get_own(current_user, job_id)))
 
@@ -165,7 +172,8 @@ def _link(result: GenerationResult, variant: str) -> str:
 
 @bp.get("/results/<result_id>/links")
 @login_required
-@endpoint("Short-lived download links for a result", response=LinksOut, auth=True, tags=TAGS, errors=[404])
+@endpoint("Short-lived download links for a result", response=LinksOut, auth=True, tags=TAGS,
+          errors={404: ["result_not_found"]})
 def result_links(result_id: str):
     result = services.result_of(current_user, result_id)
     ttl = current_app.config["MEDIA_URL_TTL_S"]
@@ -175,7 +183,7 @@ def result_links(result_id: str):
 
 @bp.get("/media/results/<token>")
 @endpoint("A result file behind a signed link (preview: free, watermarked; original: needs an entitlement)",
-          tags=TAGS, errors=[402, 404])
+          tags=TAGS, errors=[EntitlementRequired, 404], produces="image/*")
 def result_media(token: str):
     try:
         public_id, variant = _serializer().loads(token, max_age=current_app.config["MEDIA_URL_TTL_S"])
@@ -202,7 +210,8 @@ def result_media(token: str):
 @bp.post("/results/<result_id>/share")
 @login_required
 @endpoint("Share a result: a link to its watermarked preview that expires (logged as `share`)", response=ShareOut,
-          status=201, auth=True, tags=TAGS, errors=[404, 409],
+          status=201, auth=True, tags=TAGS, errors={404: ["result_not_found"], 409: ["nothing_to_share"]},
+          idempotent=True,
           description="Errors: result_not_found, nothing_to_share. The HD original is never shared.")
 def share_result(result_id: str):
     link = sharing.share(current_user, result_id)
@@ -212,7 +221,9 @@ def share_result(result_id: str):
 
 
 @bp.get("/shared/<token>")
-@endpoint("A shared result's watermarked preview (no login: whoever holds the link)", tags=TAGS, errors=[404, 410],
+@endpoint("A shared result's watermarked preview (no login: whoever holds the link)", tags=TAGS,
+          errors=[sharing.ShareLinkExpired, (404, "share_link_invalid"), (404, "shared_result_deleted")],
+          produces="image/*",
           description="Errors: share_link_invalid, share_link_expired (410), shared_result_deleted.")
 def shared_media(token: str):
     result = sharing.shared_result(token)

@@ -19,8 +19,9 @@ class MyNoticeOut(BaseModel):
 
 
 class MyNoticesOut(BaseModel):
-    unread: int = Field(description="How many the mini-program should show on opening")
+    unread: int = Field(description="How many the mini-program should show on opening (of all, not this page)")
     notices: list[MyNoticeOut]
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null on the last page")
 
 
 class NoticeIn(BaseModel):

@@ -226,10 +226,18 @@ def progress(notice: Notice) -> dict[str, int]:
 
 # --- the user's side ------------------------------------------------------------------------------------
 
-def inbox(user_id: int, limit: int = 50) -> list[tuple[NoticeDelivery, Notice]]:
-    """The user's notices, newest first (each in the app from the moment it was recorded for them)."""
-    return list(db.session.execute(select(NoticeDelivery, Notice).join(Notice).where(
-        NoticeDelivery.user_id == user_id).order_by(NoticeDelivery.id.desc()).limit(limit)).tuples())
+def inbox(user_id: int, page) -> tuple[list[tuple[NoticeDelivery, Notice]], str | None, int]:
+    """One page of the user's notices, newest first (each in the app from the moment it was recorded for
+    them), the next cursor, and how many of all of them are unread."""
+    from sqlalchemy import func
+
+    from app.core.pagination import paginate
+
+    deliveries, next_cursor = paginate(select(NoticeDelivery).where(NoticeDelivery.user_id == user_id), page,
+                                       NoticeDelivery.id.desc())
+    unread = db.session.scalar(select(func.count()).select_from(NoticeDelivery).where(
+        NoticeDelivery.user_id == user_id, NoticeDelivery.read_at.is_(None)))
+    return [(delivery, delivery.notice) for delivery in deliveries], next_cursor, unread or 0
 
 
 def mark_read(user_id: int, public_id: str) -> NoticeDelivery:

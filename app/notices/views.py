@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from app.accounts.auth import login_required
 from app.core.api import API_PREFIX, endpoint
+from app.core.pagination import InvalidCursor, PageQuery
 
 from . import services
 from .schemas import MyNoticeOut, MyNoticesOut, my_notice_out
@@ -18,15 +19,15 @@ TAGS = ("notices",)
 @bp.get("/me/notices")
 @login_required
 @endpoint("My notices (incidents, company transfer, shutdown), newest first, with the unread count",
-          response=MyNoticesOut, auth=True, tags=TAGS)
-def my_notices():
-    found = [my_notice_out(d, n) for d, n in services.inbox(current_user.id)]
-    return MyNoticesOut(unread=sum(not n.read for n in found), notices=found)
+          response=MyNoticesOut, query=PageQuery, auth=True, tags=TAGS, errors=[InvalidCursor])
+def my_notices(query: PageQuery):
+    page, next_cursor, unread = services.inbox(current_user.id, query)
+    return MyNoticesOut(unread=unread, notices=[my_notice_out(d, n) for d, n in page], next_cursor=next_cursor)
 
 
 @bp.post("/me/notices/<notice_id>/read")
 @login_required
-@endpoint("Mark one of my notices read", response=MyNoticeOut, auth=True, tags=TAGS, errors=[404],
+@endpoint("Mark one of my notices read", response=MyNoticeOut, auth=True, tags=TAGS, errors=[(404, "notice_not_found")],
           description="Errors: notice_not_found.")
 def mark_read(notice_id: str):
     delivery = services.mark_read(current_user.id, notice_id)

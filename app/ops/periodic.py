@@ -22,6 +22,7 @@ from rq.utils import now
 from app.core.jobs import Task
 from app.generation.tasks import sweep_generation_jobs
 from app.notices.tasks import resume_stalled_notices
+from app.ops.tasks import purge_idempotency_keys
 from app.orders.tasks import reconcile_orders
 from app.privacy.deletion_log_copy import copy_deletion_log
 from app.privacy.retention_tasks import run_retention_sweep
@@ -42,6 +43,7 @@ PERIODIC_JOBS = (
     PeriodicJob("privacy.retention", run_retention_sweep, "RETENTION_SWEEP_INTERVAL_S"),
     PeriodicJob("notices.resume", resume_stalled_notices, "NOTICE_RESUME_INTERVAL_S"),
     PeriodicJob("privacy.deletion_log_copy", copy_deletion_log, "DELETION_LOG_COPY_INTERVAL_S"),
+    PeriodicJob("api.idempotency_keys", purge_idempotency_keys, "SWEEP_IDEMPOTENCY_INTERVAL_S"),
 )
 
 

@@ -21,6 +21,7 @@ from app.accounts.models import User
 from app.core.crypto import lookup_hash, open_text
 from app.core.db import utcnow
 from app.core.errors import ApiError, Conflict, NotFound, ServiceUnavailable
+from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 
 from . import wechatpay
@@ -148,8 +149,9 @@ def get_own(user: User, out_trade_no: str) -> Order:
     return order
 
 
-def list_own(user: User) -> list[Order]:
-    return list(db.session.scalars(select(Order).where(Order.user_id == user.id).order_by(Order.id.desc())))
+def list_own(user: User, page: PageQuery) -> tuple[list[Order], str | None]:
+    """Newest first, one page (see ``app.core.pagination``)."""
+    return paginate(select(Order).where(Order.user_id == user.id), page, Order.id.desc())
 
 
 # --- payments -------------------------------------------------------------------------------------

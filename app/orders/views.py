@@ -14,6 +14,7 @@ from app.core import events
 from app.core.api import API_PREFIX, endpoint
 from app.core.db import utcnow
 from app.core.errors import Conflict
+from app.core.pagination import InvalidCursor, PageOut, PageQuery
 from app.extensions import db
 
 from . import entitlements, notifications, services, wechatpay
@@ -72,7 +73,7 @@ class OrderWithPaymentOut(BaseModel):
     payment: PaymentParams
 
 
-class OrdersOut(BaseModel):
+class OrdersOut(PageOut):
     orders: list[OrderOut]
     credits: dict[str, int]
 
@@ -103,7 +104,10 @@ def list_products():
 @bp.post("/orders")
 @phone_required
 @endpoint("Create an order and get wx.requestPayment parameters", body=OrderIn, response=OrderWithPaymentOut,
-          status=201, auth=True, tags=TAGS, errors=[403, 404, 409, 422, 503],
+          status=201, auth=True, tags=TAGS, idempotent=True,
+          errors=[services.InvalidOrder, (422, "unknown_product"), (422, "wechat_login_required"),
+                  (404, "result_not_found"), (404, "job_not_found"), (409, "order_not_payable"),
+                  (409, "order_expired"), (409, "already_entitled"), services.PaymentUnavailable],
           description="The price is the server's. Errors: unknown_product, result_not_found, job_not_found, "
                       "already_entitled (409: the user already owns that HD download), wechat_login_required, "
                       "payment_unavailable.")
@@ -114,15 +118,17 @@ def create_order(body: OrderIn):
 
 @bp.get("/orders")
 @login_required
-@endpoint("My orders and remaining credits", response=OrdersOut, auth=True, tags=TAGS)
-def list_orders():
-    return OrdersOut(orders=[order_out(o) for o in services.list_own(current_user)],
-                     credits=entitlements.credits_left(current_user.id))
+@endpoint("My orders, newest first (paged), and remaining credits", query=PageQuery, response=OrdersOut, auth=True,
+          tags=TAGS, errors=[InvalidCursor])
+def list_orders(query: PageQuery):
+    orders, next_cursor = services.list_own(current_user, query)
+    return OrdersOut(orders=[order_out(o) for o in orders], credits=entitlements.credits_left(current_user.id),
+                     next_cursor=next_cursor)
 
 
 @bp.get("/orders/<order_no>")
 @login_required
-@endpoint("One of my orders", response=OrderOut, auth=True, tags=TAGS, errors=[404])
+@endpoint("One of my orders", response=OrderOut, auth=True, tags=TAGS, errors={404: ["order_not_found"]})
 def get_order(order_no: str):
     return order_out(services.get_own(current_user, order_no))
 
@@ -130,7 +136,9 @@ def get_order(order_no: str):
 @bp.post("/orders/<order_no>/pay")
 @phone_required
 @endpoint("Payment parameters again for an unpaid order (reuses or renews the prepay_id)",
-          response=OrderWithPaymentOut, auth=True, tags=TAGS, errors=[404, 409, 503])
+          response=OrderWithPaymentOut, auth=True, tags=TAGS,
+          errors=[(404, "order_not_found"), (409, "order_not_payable"), (409, "order_expired"),
+                  (422, "wechat_login_required"), services.PaymentUnavailable])
 def pay_again(order_no: str):
     order = services.get_own(current_user, order_no)
     payment = services.prepay(order)
@@ -140,7 +148,8 @@ def pay_again(order_no: str):
 @bp.post("/orders/<order_no>/sync")
 @login_required
 @endpoint("Ask WeChat Pay for this order's state now (after wx.requestPayment says success)",
-          response=OrderOut, auth=True, tags=TAGS, errors=[404, 503])
+          response=OrderOut, auth=True, tags=TAGS,
+          errors=[(404, "order_not_found"), (409, "invalid_order_state"), services.PaymentUnavailable])
 def sync_order(order_no: str):
     order = services.get_own(current_user, order_no)
     try:
@@ -152,7 +161,8 @@ def sync_order(order_no: str):
 @bp.post("/orders/<order_no>/cancel")
 @login_required
 @endpoint("Cancel an unpaid order (closed at WeChat Pay too)", response=OrderOut, auth=True, tags=TAGS,
-          errors=[404, 409, 503])
+          errors=[(404, "order_not_found"), (409, "order_not_cancellable"), (409, "invalid_order_state"),
+                  services.PaymentUnavailable])
 def cancel_order(order_no: str):
     order = services.get_own(current_user, order_no)
     services.close(order, "user_cancelled")
@@ -163,7 +173,9 @@ def cancel_order(order_no: str):
 @bp.post("/orders/<order_no>/refund")
 @login_required
 @endpoint("Ask for a refund of unused credits within the refund window", body=RefundIn, response=OrderOut,
-          auth=True, tags=TAGS, errors=[404, 409],
+          auth=True, tags=TAGS, idempotent=True,
+          errors=[(404, "order_not_found"), (409, "refund_not_allowed"), (409, "refund_exceeds_paid"),
+                  (409, "invalid_order_state")],
           description="Credits never used, within REFUND_WINDOW_DAYS; HD downloads and disputes go through "
                       "customer service. Errors: refund_not_allowed, refund_exceeds_paid.")
 def refund_order(order_no: str, body: RefundIn):

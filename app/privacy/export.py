@@ -35,6 +35,7 @@ from app.core import events, objects
 from app.core.db import utcnow
 from app.core.errors import NotFound, RateLimited
 from app.core.jobs import require_queue
+from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 from app.generation.models import GenerationJob, GenerationResult
 from app.orders.models import CreditUse, Entitlement, Order
@@ -93,10 +94,10 @@ def request_export(user: User, now: datetime | None = None) -> DataExport:
     return export
 
 
-def list_own(user: User, limit: int = 20) -> list[DataExport]:
-    """Newest first."""
-    return list(db.session.scalars(select(DataExport).where(DataExport.user_id == user.id)
-                                   .order_by(DataExport.created_at.desc(), DataExport.id.desc()).limit(limit)))
+def list_own(user: User, page: PageQuery) -> tuple[list[DataExport], str | None]:
+    """Newest first, one page (see ``app.core.pagination``)."""
+    return paginate(select(DataExport).where(DataExport.user_id == user.id), page,
+                    DataExport.created_at.desc(), DataExport.id.desc())
 
 
 def get_own(user: User, public_id: str) -> DataExport:

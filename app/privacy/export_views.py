@@ -23,6 +23,7 @@ from app.core import objects
 from app.core.api import API_PREFIX, endpoint
 from app.core.db import utcnow
 from app.core.errors import NotFound
+from app.core.pagination import InvalidCursor, PageOut, PageQuery
 from app.extensions import db
 from app.privacy.receipts import log_operation
 
@@ -49,7 +50,7 @@ class ExportOut(BaseModel):
     download_url_expires_at: datetime | None
 
 
-class ExportListOut(BaseModel):
+class ExportListOut(PageOut):
     exports: list[ExportOut]
 
 
@@ -77,7 +78,7 @@ def export_out(export: DataExport) -> ExportOut:
 @bp.post("/me/exports")
 @login_required
 @endpoint("Request a copy of my personal information (a ZIP, built in the background)", response=ExportOut,
-          status=202, auth=True, tags=TAGS, errors=[401, 403, 429, 503],
+          status=202, auth=True, tags=TAGS, errors=[429], idempotent=True,
           description="One export per day (429 rate_limited with details.retry_after; a failed export does not "
                       "count). Poll GET /me/exports/{id} until state is ready, then follow download_url.")
 def request_export():
@@ -86,21 +87,24 @@ def request_export():
 
 @bp.get("/me/exports")
 @login_required
-@endpoint("My data exports, newest first", response=ExportListOut, auth=True, tags=TAGS, errors=[401])
-def list_exports():
-    return ExportListOut(exports=[export_out(e) for e in service.list_own(current_user)])
+@endpoint("My data exports, newest first (paged)", query=PageQuery, response=ExportListOut, auth=True, tags=TAGS,
+          errors=[InvalidCursor])
+def list_exports(query: PageQuery):
+    exports, next_cursor = service.list_own(current_user, query)
+    return ExportListOut(exports=[export_out(e) for e in exports], next_cursor=next_cursor)
 
 
 @bp.get("/me/exports/<export_id>")
 @login_required
 @endpoint("One of my data exports: state, times and, while ready, a short-lived download link",
-          response=ExportOut, auth=True, tags=TAGS, errors=[401, 404])
+          response=ExportOut, auth=True, tags=TAGS, errors={404: ["export_not_found"]})
 def get_export(export_id: str):
     return export_out(service.get_own(current_user, export_id))
 
 
 @bp.get("/me/exports/download/<token>")
 @endpoint("The export archive behind a signed link (application/zip, as an attachment)", tags=TAGS, errors=[404],
+          produces="application/zip",
           description="The link expires after EXPORT_DOWNLOAD_URL_TTL_S seconds, and with the export.")
 def download_export(token: str):
     try:

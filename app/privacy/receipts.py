@@ -3,6 +3,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.core.db import utcnow
+from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 
 from .models import DeletionReceipt
@@ -18,9 +19,10 @@ def write_receipt(user_id: int | None, data_kind: str, subject_id: str, reason: 
     return receipt
 
 
-def receipts_of(user_id: int, limit: int = 200) -> list[DeletionReceipt]:
-    return list(db.session.scalars(select(DeletionReceipt).where(DeletionReceipt.user_id == user_id)
-                                   .order_by(DeletionReceipt.id.desc()).limit(limit)))
+def receipts_of(user_id: int, page: PageQuery) -> tuple[list[DeletionReceipt], str | None]:
+    """Newest first, one page (see ``app.core.pagination``)."""
+    return paginate(select(DeletionReceipt).where(DeletionReceipt.user_id == user_id), page,
+                    DeletionReceipt.id.desc())
 
 
 def log_operation(user_id: int, action: str, subject_type: str, subject_id: str) -> None:
@@ -30,8 +32,8 @@ def log_operation(user_id: int, action: str, subject_type: str, subject_id: str)
                                 created_at=utcnow()))
 
 
-def operations_of(user_id: int, limit: int = 200):
+def operations_of(user_id: int, page: PageQuery) -> tuple[list, str | None]:
+    """Newest first, one page (see ``app.core.pagination``)."""
     from .models import OperationLog
 
-    return list(db.session.scalars(select(OperationLog).where(OperationLog.user_id == user_id)
-                                   .order_by(OperationLog.id.desc()).limit(limit)))
+    return paginate(select(OperationLog).where(OperationLog.user_id == user_id), page, OperationLog.id.desc())

@@ -24,6 +24,7 @@ from app.core import chinatime, events, objects
 from app.core.crypto import open_text, seal_text
 from app.core.db import utcnow
 from app.core.errors import ApiError, Conflict, NotFound, ValidationFailed
+from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 from app.generation import services as generation
 from app.generation.models import FINISHED, GenerationJob, GenerationResult
@@ -145,9 +146,10 @@ def destroy_result(result: GenerationResult, reason: str) -> None:
     write_receipt(result.user_id, "result_image", result.public_id, reason)
 
 
-def list_requests(user: User) -> list[DeletionRequest]:
-    return list(db.session.scalars(select(DeletionRequest).where(DeletionRequest.user_id == user.id)
-                                   .order_by(DeletionRequest.id.desc())))
+def list_requests(user: User, page: PageQuery) -> tuple[list[DeletionRequest], str | None]:
+    """Newest first, one page (see ``app.core.pagination``)."""
+    return paginate(select(DeletionRequest).where(DeletionRequest.user_id == user.id), page,
+                    DeletionRequest.id.desc())
 
 
 # --- cancellation ---------------------------------------------------------------------------------
@@ -281,14 +283,14 @@ def find_request(public_id: str, *, for_update: bool = False) -> DeletionRequest
 
 
 def queue(status: str | None = "pending", *, overdue_only: bool = False, now: datetime | None = None,
-          limit: int = 200) -> list[DeletionRequest]:
-    """Requests by due date, the most urgent first; ``overdue_only`` keeps pending ones past their due date."""
-    query = select(DeletionRequest).order_by(DeletionRequest.due_at, DeletionRequest.id).limit(limit)
+          page: PageQuery | None = None) -> tuple[list[DeletionRequest], str | None]:
+    """Requests by due date, the most urgent first, one page; ``overdue_only`` keeps pending ones past due."""
+    query = select(DeletionRequest)
     if status:
         query = query.where(DeletionRequest.status == status)
     if overdue_only:
         query = query.where(DeletionRequest.status == "pending", DeletionRequest.due_at < (now or utcnow()))
-    return list(db.session.scalars(query))
+    return paginate(query, page or PageQuery(), DeletionRequest.due_at, DeletionRequest.id)
 
 
 def is_overdue(request: DeletionRequest, now: datetime | None = None) -> bool:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from app.accounts.auth import login_required
 from app.core import chinatime
 from app.core.api import API_PREFIX, endpoint
+from app.core.pagination import InvalidCursor, PageOut, PageQuery
 
 from . import rights
 from .receipts import operations_of, receipts_of
@@ -25,19 +26,20 @@ class ReceiptOut(BaseModel):
     deleted_at_beijing: str = Field(description="When, as shown to the user: Beijing time, YYYY-MM-DD HH:MM")
 
 
-class ReceiptsOut(BaseModel):
+class ReceiptsOut(PageOut):
     receipts: list[ReceiptOut]
 
 
 @bp.get("/me/deletion-receipts")
 @login_required
 @endpoint("What was deleted, when and why (\"your source photos were deleted at …\")", response=ReceiptsOut,
-          auth=True, tags=("privacy",))
-def deletion_receipts():
+          query=PageQuery, auth=True, tags=("privacy",), errors=[InvalidCursor])
+def deletion_receipts(query: PageQuery):
+    receipts, next_cursor = receipts_of(current_user.id, query)
     return ReceiptsOut(receipts=[ReceiptOut(data_kind=r.data_kind, subject_id=r.subject_id, reason=r.reason,
                                             deleted_at=r.deleted_at,
                                             deleted_at_beijing=chinatime.format_beijing(r.deleted_at))
-                                 for r in receipts_of(current_user.id)])
+                                 for r in receipts], next_cursor=next_cursor)
 
 
 class OperationOut(BaseModel):
@@ -47,18 +49,19 @@ class OperationOut(BaseModel):
     at: datetime
 
 
-class OperationsOut(BaseModel):
+class OperationsOut(PageOut):
     operations: list[OperationOut]
 
 
 @bp.get("/me/operations")
 @login_required
 @endpoint("My operation log: what I generated, downloaded and shared, and when (§2.1)", response=OperationsOut,
-          auth=True, tags=("privacy",))
-def operations():
+          query=PageQuery, auth=True, tags=("privacy",), errors=[InvalidCursor])
+def operations(query: PageQuery):
+    found, next_cursor = operations_of(current_user.id, query)
     return OperationsOut(operations=[OperationOut(action=o.action, subject_type=o.subject_type,
-                                                  subject_id=o.subject_id, at=o.created_at)
-                                     for o in operations_of(current_user.id)])
+                                                  subject_id=o.subject_id, at=o.created_at) for o in found],
+                         next_cursor=next_cursor)
 
 
 # --- what we hold, deletion requests, cancellation ----------------------------------------------------
@@ -89,7 +92,7 @@ class DeletionRequestOut(BaseModel):
     completed_at: datetime | None
 
 
-class DeletionRequestsOut(BaseModel):
+class DeletionRequestsOut(PageOut):
     requests: list[DeletionRequestOut]
 
 
@@ -98,7 +101,7 @@ class SentOut(BaseModel):
 
 
 class CancelIn(BaseModel):
-    code: str = Field(pattern=r"^\d{6}$", description="The code sent to the bound phone")
+    code: str = Field(pattern=r"^\d{6}$", description="The code sent to the bound phone", examples=["123456"])
 
 
 def request_out(request) -> DeletionRequestOut:
@@ -125,22 +128,25 @@ def my_data():
 @bp.post("/me/deletion-requests")
 @login_required
 @endpoint("Delete categories of my data now (§8(2))", body=DeletionRequestIn, response=DeletionRequestOut,
-          status=201, auth=True, tags=("privacy",), errors=[422, 429, 503])
+          status=201, auth=True, tags=("privacy",), errors=[422, (429, "rate_limited"), (503, "calendar_out_of_range")],
+          idempotent=True)
 def create_deletion_request(body: DeletionRequestIn):
     return request_out(rights.request_deletion(current_user, list(body.categories)))
 
 
 @bp.get("/me/deletion-requests")
 @login_required
-@endpoint("My deletion requests and their status", response=DeletionRequestsOut, auth=True, tags=("privacy",))
-def list_deletion_requests():
-    return DeletionRequestsOut(requests=[request_out(r) for r in rights.list_requests(current_user)])
+@endpoint("My deletion requests and their status, newest first (paged)", query=PageQuery,
+          response=DeletionRequestsOut, auth=True, tags=("privacy",), errors=[InvalidCursor])
+def list_deletion_requests(query: PageQuery):
+    requests, next_cursor = rights.list_requests(current_user, query)
+    return DeletionRequestsOut(requests=[request_out(r) for r in requests], next_cursor=next_cursor)
 
 
 @bp.post("/me/cancellation/code")
 @login_required
 @endpoint("Send the account-cancellation code to my phone", response=SentOut, status=202, auth=True,
-          tags=("privacy",), errors=[403, 429, 503])
+          tags=("privacy",), errors=[(403, "phone_binding_required"), 429, (503, "sms_unavailable")])
 def cancellation_code():
     return SentOut(expires_in=rights.send_cancellation_code(current_user))
 
@@ -148,7 +154,8 @@ def cancellation_code():
 @bp.post("/me/cancellation")
 @login_required
 @endpoint("Cancel my account (§8(4)): immediate and final", body=CancelIn, status=204, auth=True,
-          tags=("privacy",), errors=[400, 403, 429],
+          tags=("privacy",),
+          errors=[(400, "sms_code_invalid"), (400, "sms_code_expired"), (403, "phone_binding_required"), 429],
           description="Revokes every session, cancels jobs, deletes uploads, results, devices, consents and logs, "
                       "deletes the account; orders are kept pseudonymised as the law requires.")
 def cancel_account(body: CancelIn):

@@ -28,6 +28,7 @@ from flask import g, has_request_context, request
 from sqlalchemy import select, text
 
 from app.core.db import utcnow
+from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 from app.staff.models import AuditEntry, StaffAccount
 
@@ -140,9 +141,9 @@ def verify_chain(batch: int = 1000) -> ChainStatus:
 
 
 def search(*, staff: str | None = None, action: str | None = None, target_type: str | None = None,
-           target_id: str | None = None, since=None, until=None, before_id: int | None = None,
-           limit: int = 50) -> tuple[list[AuditEntry], int | None]:
-    """Entries newest first, one page; returns them and the ``before_id`` of the next page (or None)."""
+           target_id: str | None = None, since=None, until=None,
+           page: PageQuery | None = None) -> tuple[list[AuditEntry], str | None]:
+    """Entries newest first, one page; returns them and the next page's cursor (or None)."""
     stmt = select(AuditEntry)
     if staff:
         stmt = stmt.where(AuditEntry.staff_username == staff)
@@ -157,9 +158,4 @@ def search(*, staff: str | None = None, action: str | None = None, target_type: 
         stmt = stmt.where(AuditEntry.created_at >= since)
     if until is not None:
         stmt = stmt.where(AuditEntry.created_at < until)
-    if before_id is not None:
-        stmt = stmt.where(AuditEntry.id < before_id)
-    rows = list(db.session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit + 1)))
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (rows[-1].id if has_more else None)
+    return paginate(stmt, page or PageQuery(), AuditEntry.id.desc())

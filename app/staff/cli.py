@@ -11,6 +11,7 @@ import click
 from flask import Blueprint
 
 from app.core.errors import ApiError
+from app.core.pagination import MAX_LIMIT, PageQuery
 from app.extensions import db
 from app.staff import audit, manage, passwords
 from app.staff.permissions import Role
@@ -51,7 +52,11 @@ def create_admin(username: str, roles: tuple[str, ...], password_stdin: bool) ->
 @bp.cli.command("list")
 def list_staff() -> None:
     """Every staff account: roles, second factor, disabled or locked, last login."""
-    for staff in manage.list_staff():
+    accounts, cursor = manage.list_staff(PageQuery(limit=MAX_LIMIT))
+    while cursor is not None:  # a terminal lists them all, a page at a time
+        more, cursor = manage.list_staff(PageQuery(limit=MAX_LIMIT, cursor=cursor))
+        accounts += more
+    for staff in accounts:
         state = "disabled" if staff.is_disabled else ("locked" if staff.locked_until else "active")
         click.echo(f"{staff.username}\t{staff.roles}\ttotp={'yes' if staff.totp_enabled else 'no'}\t{state}\t"
                    f"last_login={staff.last_login_at.isoformat() if staff.last_login_at else '-'}")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 from app.staff import audit, passwords, sessions
 from app.staff.models import StaffAccount
@@ -69,8 +70,9 @@ def get_staff(username: str) -> StaffAccount:
     return staff
 
 
-def list_staff() -> list[StaffAccount]:
-    return list(db.session.scalars(select(StaffAccount).order_by(StaffAccount.username)))
+def list_staff(page: PageQuery | None = None) -> tuple[list[StaffAccount], str | None]:
+    """By username (unique), one page (see ``app.core.pagination``)."""
+    return paginate(select(StaffAccount), page or PageQuery(), StaffAccount.username)
 
 
 def create_staff(username: str, roles: Iterable[str], password: str) -> StaffAccount:

@@ -6,6 +6,7 @@ from flask import Blueprint
 
 from app.core.api import endpoint
 from app.core.db import utcnow
+from app.core.pagination import InvalidCursor, PageQuery
 from app.staff import access_review, audit, manage
 from app.staff.auth import STAFF_API_PREFIX, current_staff, staff_required
 from app.staff.permissions import Permission
@@ -31,11 +32,12 @@ TAGS = ("staff",)
 
 @bp.get("/staff")
 @staff_required(Permission.STAFF_MANAGE)
-@endpoint("Staff accounts", response=StaffListOut, tags=TAGS, errors=[401, 403])
-def list_staff() -> StaffListOut:
-    accounts = manage.list_staff()
+@endpoint("Staff accounts by username (paged)", query=PageQuery, response=StaffListOut, tags=TAGS,
+          errors=[401, 403, InvalidCursor])
+def list_staff(query: PageQuery) -> StaffListOut:
+    accounts, next_cursor = manage.list_staff(query)
     audit.record("staff.list", "staff", None, details={"count": len(accounts)})
-    return StaffListOut(staff=[StaffOut.of(staff) for staff in accounts])
+    return StaffListOut(staff=[StaffOut.of(staff) for staff in accounts], next_cursor=next_cursor)
 
 
 @bp.post("/staff")
@@ -83,11 +85,11 @@ def unlock_staff(username: str, body: ReasonIn) -> StaffOut:
 @staff_required(Permission.AUDIT_READ)
 @endpoint("Search the audit log (newest first)", query=AuditQuery, response=AuditPageOut, tags=TAGS,
           errors=[401, 403, 422],
-          description="Keyset pagination: pass next_before_id as before_id. The search itself is logged.")
+          description="Paged: pass next_cursor as cursor. The search itself is logged.")
 def search_audit(query: AuditQuery) -> AuditPageOut:
     filters = query.model_dump(exclude_none=True, mode="json")
-    entries, next_before_id = audit.search(**query.model_dump())
-    page = AuditPageOut(entries=[AuditEntryOut.of(entry) for entry in entries], next_before_id=next_before_id)
+    entries, next_cursor = audit.search(**query.model_dump(exclude={"limit", "cursor"}), page=query)
+    page = AuditPageOut(entries=[AuditEntryOut.of(entry) for entry in entries], next_cursor=next_cursor)
     audit.record("audit.search", "audit_log", None, details={"filters": filters, "returned": len(entries)})
     return page
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.core.pagination import PageOut, PageQuery
 from app.staff.models import AuditEntry, StaffAccount
 from app.staff.permissions import permissions_for
 
@@ -77,19 +78,17 @@ class StaffUpdateIn(StrictModel):
         return self
 
 
-class StaffListOut(BaseModel):
+class StaffListOut(PageOut):
     staff: list[StaffOut]
 
 
-class AuditQuery(StrictModel):
+class AuditQuery(StrictModel, PageQuery):
     staff: str | None = Field(default=None, max_length=64, description="Staff username (exact)")
     action: str | None = Field(default=None, max_length=64, description="Exact action, or a prefix ending in '.'")
     target_type: str | None = Field(default=None, max_length=32)
     target_id: str | None = Field(default=None, max_length=128)
     since: datetime | None = None
     until: datetime | None = None
-    before_id: int | None = Field(default=None, ge=1, description="Keyset pagination: next_before_id of a page")
-    limit: int = Field(default=50, ge=1, le=200)
 
 
 class AuditEntryOut(BaseModel):
@@ -114,9 +113,8 @@ class AuditEntryOut(BaseModel):
                    request_id=entry.request_id, ip=entry.ip, details=entry.details, hash=entry.hash)
 
 
-class AuditPageOut(BaseModel):
+class AuditPageOut(PageOut):
     entries: list[AuditEntryOut]
-    next_before_id: int | None = Field(description="Pass as before_id for the next (older) page; null at the end")
 
 
 class ChainStatusOut(BaseModel):

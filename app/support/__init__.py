@@ -10,7 +10,7 @@ tickets open or waiting for the user; messages (new tickets included) limited by
 (default 6/minute, 60/day).
 
 Staff API (``/admin/api``, ``tickets.read`` / ``tickets.write``): ``GET /tickets?status=&category=&assigned=
-me|none|<username>&before_id=&limit=`` (masked: subject and phone masked, no bodies), ``GET /tickets/<id>``
+me|none|<username>&cursor=&limit=`` (masked: subject and phone masked, no bodies), ``GET /tickets/<id>``
 (the thread; audit ``ticket.view``), ``POST /tickets/<id>/messages {body}`` (→ waiting_user; ``ticket.reply``),
 ``POST /tickets/<id>/status {status, note?}`` (``ticket.status``, the note as the reason),
 ``POST /tickets/<id>/assign {username|null}`` (``ticket.assign``). A linked order shows its number, amount and

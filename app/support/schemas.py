@@ -8,6 +8,8 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from app.core.pagination import PageOut, PageQuery
+
 from .models import TicketCategory, TicketStatus
 
 SUBJECT_MAX, BODY_MAX = 100, 2000
@@ -78,19 +80,17 @@ class TicketOut(TicketSummaryOut):
     messages: list[MessageOut]
 
 
-class TicketListOut(BaseModel):
+class TicketListOut(PageOut):
     tickets: list[TicketSummaryOut]
 
 
 # --- staff -----------------------------------------------------------------------------------------------
 
-class StaffTicketQuery(_In):
+class StaffTicketQuery(_In, PageQuery):
     status: Status | None = None
     category: Category | None = None
     assigned: str | None = Field(default=None, max_length=32,
                                  description="'me', 'none' (unassigned) or a staff username")
-    before_id: str | None = Field(default=None, max_length=32, description="The last ticket id of the previous page")
-    limit: int = Field(default=50, ge=1, le=100)
 
 
 class StaffReplyIn(_In):
@@ -154,6 +154,5 @@ class StaffTicketOut(StaffTicketSummaryOut):
     messages: list[StaffMessageOut]
 
 
-class StaffTicketListOut(BaseModel):
+class StaffTicketListOut(PageOut):
     tickets: list[StaffTicketSummaryOut]
-    next_before_id: str | None = Field(description="Pass as before_id for the next page; null on the last")

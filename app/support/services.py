@@ -24,6 +24,7 @@ from app.core import ratelimit
 from app.core.crypto import open_text, seal_text
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 from app.generation import services as generation
 from app.orders import services as orders
@@ -84,10 +85,10 @@ def get_any(public_id: str) -> Ticket:
     return ticket
 
 
-def list_own(user: User, limit: int = 100) -> list[Ticket]:
-    return list(db.session.scalars(select(Ticket).where(Ticket.user_id == user.id)
-                                   .options(selectinload(Ticket.order), selectinload(Ticket.job))
-                                   .order_by(Ticket.id.desc()).limit(limit)))
+def list_own(user: User, page: PageQuery) -> tuple[list[Ticket], str | None]:
+    """Newest first, one page (see ``app.core.pagination``)."""
+    return paginate(select(Ticket).where(Ticket.user_id == user.id)
+                    .options(selectinload(Ticket.order), selectinload(Ticket.job)), page, Ticket.id.desc())
 
 
 def mark_read_by_user(ticket: Ticket) -> None:
@@ -97,8 +98,8 @@ def mark_read_by_user(ticket: Ticket) -> None:
 
 
 def list_for_staff(*, status: str | None = None, category: str | None = None, assigned_to: int | None = None,
-                   unassigned: bool = False, before_id: str | None = None, limit: int = 50) -> list[Ticket]:
-    """Newest first, a page at a time: ``before_id`` is the last public id of the previous page."""
+                   unassigned: bool = False, page: PageQuery | None = None) -> tuple[list[Ticket], str | None]:
+    """Newest first, one page (see ``app.core.pagination``)."""
     query = select(Ticket)
     if status:
         query = query.where(Ticket.status == status)
@@ -108,13 +109,8 @@ def list_for_staff(*, status: str | None = None, category: str | None = None, as
         query = query.where(Ticket.assigned_staff_id.is_(None))
     elif assigned_to is not None:
         query = query.where(Ticket.assigned_staff_id == assigned_to)
-    if before_id:
-        anchor = db.session.scalar(select(Ticket.id).where(Ticket.public_id == before_id))
-        if anchor is None:
-            raise TicketNotFound(details={"before_id": before_id})
-        query = query.where(Ticket.id < anchor)
     query = query.options(selectinload(Ticket.user), selectinload(Ticket.order), selectinload(Ticket.job))
-    return list(db.session.scalars(query.order_by(Ticket.id.desc()).limit(limit)))
+    return paginate(query, page or PageQuery(), Ticket.id.desc())
 
 
 # --- status ---------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from flask import Blueprint
 from sqlalchemy import func, select
 
 from app.core.api import endpoint
+from app.core.pagination import InvalidCursor
 from app.extensions import db
 from app.staff import audit
 from app.staff.auth import STAFF_API_PREFIX, current_staff, staff_required
@@ -84,8 +85,8 @@ def ticket_out(ticket: Ticket) -> StaffTicketOut:
 @bp.get("/tickets")
 @staff_required(Permission.TICKETS_READ)
 @endpoint("Tickets, newest first (masked: no message bodies)", query=StaffTicketQuery, response=StaffTicketListOut,
-          tags=TAGS, errors=ERRORS, description="assigned: me | none | <username>. Errors: staff_not_found, "
-                                                "ticket_not_found (before_id).")
+          tags=TAGS, errors=[*ERRORS, InvalidCursor],
+          description="assigned: me | none | <username>; paged (next_cursor). Errors: staff_not_found.")
 def list_tickets(query: StaffTicketQuery):
     assigned_to, unassigned = None, False
     if query.assigned == "me":
@@ -94,13 +95,12 @@ def list_tickets(query: StaffTicketQuery):
         unassigned = True
     elif query.assigned:
         assigned_to = get_staff(query.assigned).id  # 404 staff_not_found
-    tickets = services.list_for_staff(status=query.status, category=query.category, assigned_to=assigned_to,
-                                      unassigned=unassigned, before_id=query.before_id, limit=query.limit)
+    tickets, next_cursor = services.list_for_staff(status=query.status, category=query.category,
+                                                   assigned_to=assigned_to, unassigned=unassigned, page=query)
     names = _usernames(t.assigned_staff_id for t in tickets)
     counts = _message_counts(tickets)
     out = [summary_out(t, mask_text(services.subject_of(t)) or "", names, counts.get(t.id, 0)) for t in tickets]
-    return StaffTicketListOut(tickets=out,
-                              next_before_id=tickets[-1].public_id if len(tickets) == query.limit else None)
+    return StaffTicketListOut(tickets=out, next_cursor=next_cursor)
 
 
 @bp.get("/tickets/<ticket_id>")

@@ -9,7 +9,9 @@ from flask import Blueprint
 from flask_login import current_user
 
 from app.accounts.auth import login_required
+from app.accounts.services import WECHAT_ERRORS
 from app.core.api import API_PREFIX, endpoint
+from app.core.pagination import InvalidCursor, PageQuery
 
 from . import services
 from .models import Ticket
@@ -37,7 +39,9 @@ def ticket_out(ticket: Ticket) -> TicketOut:
 @bp.post("/tickets")
 @login_required
 @endpoint("Ask customer service (optionally about one of my orders or jobs)", body=TicketIn, response=TicketOut,
-          status=201, auth=True, tags=TAGS, errors=[404, 409, 422, 429, 503],
+          status=201, auth=True, tags=TAGS, idempotent=True,
+          errors=[(404, "order_not_found"), (404, "job_not_found"), (409, "too_many_open_tickets"),
+                  (422, "content_rejected"), 429, *WECHAT_ERRORS],
           description="Errors: order_not_found, job_not_found, too_many_open_tickets, content_rejected, "
                       "rate_limited, validation_error.")
 def create_ticket(body: TicketIn):
@@ -48,15 +52,17 @@ def create_ticket(body: TicketIn):
 
 @bp.get("/tickets")
 @login_required
-@endpoint("My tickets, newest first", response=TicketListOut, auth=True, tags=TAGS)
-def list_tickets():
-    return TicketListOut(tickets=[summary_out(t) for t in services.list_own(current_user)])
+@endpoint("My tickets, newest first (paged)", query=PageQuery, response=TicketListOut, auth=True, tags=TAGS,
+          errors=[InvalidCursor])
+def list_tickets(query: PageQuery):
+    tickets, next_cursor = services.list_own(current_user, query)
+    return TicketListOut(tickets=[summary_out(t) for t in tickets], next_cursor=next_cursor)
 
 
 @bp.get("/tickets/<ticket_id>")
 @login_required
 @endpoint("One of my tickets with its messages (marks staff replies read)", response=TicketOut, auth=True,
-          tags=TAGS, errors=[404])
+          tags=TAGS, errors={404: ["ticket_not_found"]})
 def get_ticket(ticket_id: str):
     ticket = services.get_own(current_user, ticket_id)
     out = ticket_out(ticket)
@@ -67,7 +73,9 @@ def get_ticket(ticket_id: str):
 @bp.post("/tickets/<ticket_id>/messages")
 @login_required
 @endpoint("Write in my ticket (a ticket waiting for me or resolved goes back to customer service)",
-          body=MessageIn, response=MessageOut, status=201, auth=True, tags=TAGS, errors=[404, 409, 422, 429, 503],
+          body=MessageIn, response=MessageOut, status=201, auth=True, tags=TAGS, idempotent=True,
+          errors=[(404, "ticket_not_found"), (409, "ticket_transition_invalid"), (409, "too_many_open_tickets"),
+                  (422, "content_rejected"), 429, *WECHAT_ERRORS],
           description="Errors: ticket_not_found, ticket_transition_invalid (closed), content_rejected, rate_limited.")
 def add_message(ticket_id: str, body: MessageIn):
     message = services.add_user_message(current_user, services.get_own(current_user, ticket_id), body.body)
@@ -77,6 +85,6 @@ def add_message(ticket_id: str, body: MessageIn):
 @bp.post("/tickets/<ticket_id>/close")
 @login_required
 @endpoint("Close my ticket (final; it is deleted after the retention period)", response=TicketOut, auth=True,
-          tags=TAGS, errors=[404, 409])
+          tags=TAGS, errors={404: ["ticket_not_found"], 409: ["ticket_transition_invalid"]})
 def close_ticket(ticket_id: str):
     return ticket_out(services.close_by_user(services.get_own(current_user, ticket_id)))

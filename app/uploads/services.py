@@ -18,6 +18,7 @@ from app.core import objects, ratelimit
 from app.core.db import utcnow
 from app.core.errors import ApiError, NotFound, PayloadTooLarge, RateLimited, ValidationFailed
 from app.core.jobs import require_queue
+from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 from app.privacy.receipts import write_receipt
 
@@ -114,9 +115,10 @@ def get_own(user: User, public_id: str) -> Upload:
     return upload
 
 
-def list_own(user: User) -> list[Upload]:
-    return list(db.session.scalars(select(Upload).where(Upload.user_id == user.id, Upload.deleted_at.is_(None))
-                                   .order_by(Upload.id.desc())))
+def list_own(user: User, page: PageQuery) -> tuple[list[Upload], str | None]:
+    """Newest first, one page (see ``app.core.pagination``)."""
+    return paginate(select(Upload).where(Upload.user_id == user.id, Upload.deleted_at.is_(None)), page,
+                    Upload.id.desc())
 
 
 def delete(upload: Upload, reason: str, *, status: str = UploadStatus.DELETED) -> None:

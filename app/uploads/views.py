@@ -14,7 +14,8 @@ from app.accounts.auth import phone_required
 from app.consent.guards import requires_consent
 from app.consent.purposes import FACE_PROCESSING
 from app.core.api import API_PREFIX, endpoint
-from app.core.errors import BadRequest, NotFound
+from app.core.errors import BadRequest, NotFound, QueueUnavailable, StorageFull, StorageUnavailable
+from app.core.pagination import InvalidCursor, PageOut, PageQuery
 from app.extensions import db
 
 from . import content_check, services
@@ -37,7 +38,16 @@ class UploadOut(BaseModel):
     delete_after: datetime | None = Field(description="Deleted automatically then unless a job claims it")
 
 
-class UploadListOut(BaseModel):
+class UploadForm(BaseModel):
+    """The multipart/form-data body of ``POST /uploads`` (parsed by the view: files are not JSON)."""
+
+    file: bytes = Field(description="The photo: JPEG, PNG or WebP, at most UPLOAD_MAX_BYTES",
+                        json_schema_extra={"contentMediaType": "image/*"})
+    declaration: Literal["own_face", "subject_consented"] = Field(
+        description="own_face: it is my face; subject_consented: the person shown agreed")
+
+
+class UploadListOut(PageOut):
     uploads: list[UploadOut]
 
 
@@ -52,8 +62,10 @@ def upload_out(upload: Upload) -> UploadOut:
 @bp.post("/uploads")
 @phone_required
 @requires_consent(FACE_PROCESSING)
-@endpoint("Upload one portrait (multipart: file, declaration)", response=UploadOut, status=201, auth=True,
-          tags=TAGS, errors=[400, 403, 413, 415, 422, 429, 503, 507],
+@endpoint("Upload one portrait (multipart: file, declaration)", form=UploadForm, response=UploadOut, status=201,
+          auth=True, tags=TAGS, idempotent=True,
+          errors=[(400, "file_required"), 413, (413, "upload_too_large"), 415, 422, services.InvalidImage,
+                  (429, "rate_limited"), QueueUnavailable, StorageUnavailable, StorageFull],
           description="multipart/form-data with `file` (JPEG/PNG/WebP) and `declaration` "
                       "(own_face | subject_consented). Errors: invalid_image (details.reason: unsupported_format, "
                       "corrupt, animated, too_small, too_many_pixels, no_face, multiple_faces, face_too_small, "
@@ -81,21 +93,24 @@ def create_upload():
 
 @bp.get("/uploads")
 @phone_required
-@endpoint("My uploads not yet deleted", response=UploadListOut, auth=True, tags=TAGS)
-def list_uploads():
-    return UploadListOut(uploads=[upload_out(u) for u in services.list_own(current_user)])
+@endpoint("My uploads not yet deleted, newest first (paged)", query=PageQuery, response=UploadListOut, auth=True,
+          tags=TAGS, errors=[InvalidCursor])
+def list_uploads(query: PageQuery):
+    uploads, next_cursor = services.list_own(current_user, query)
+    return UploadListOut(uploads=[upload_out(u) for u in uploads], next_cursor=next_cursor)
 
 
 @bp.get("/uploads/<upload_id>")
 @phone_required
-@endpoint("One of my uploads (status of its review)", response=UploadOut, auth=True, tags=TAGS, errors=[404])
+@endpoint("One of my uploads (status of its review)", response=UploadOut, auth=True, tags=TAGS,
+          errors={404: ["upload_not_found"]})
 def get_upload(upload_id: str):
     return upload_out(services.get_own(current_user, upload_id))
 
 
 @bp.delete("/uploads/<upload_id>")
 @phone_required
-@endpoint("Delete one of my uploads now", status=204, auth=True, tags=TAGS, errors=[404])
+@endpoint("Delete one of my uploads now", status=204, auth=True, tags=TAGS, errors={404: ["upload_not_found"]})
 def delete_upload(upload_id: str):
     upload = services.get_own(current_user, upload_id)
     services.delete(upload, "user_request")
@@ -104,6 +119,7 @@ def delete_upload(upload_id: str):
 
 @bp.get("/uploads/media/<token>")
 @endpoint("For WeChat's content check: the photo under review (image/jpeg)", tags=("wechat",), errors=[404],
+          produces="image/jpeg",
           description="Signed, expires after MEDIA_URL_TTL_S, answers only while the upload is pending_review.")
 def media_for_review(token: str):
     """The photo, for WeChat's content check only: signed, short-lived, only while under review."""
@@ -118,7 +134,8 @@ def media_for_review(token: str):
 
 
 @wechat_push_bp.route("/wechat/push", methods=["GET", "POST"])
-@endpoint("WeChat message push (content-check verdicts), safe mode", tags=("wechat",), errors=[400],
+@endpoint("WeChat message push (content-check verdicts), safe mode", tags=("wechat",),
+          errors=[content_check.InvalidPush], produces="text/plain",
           description="GET: URL verification (echostr). POST: signed, AES-encrypted JSON event; answers `success`.")
 def wechat_push():
     """WeChat's message push (content-check verdicts); answers "success" as WeChat expects."""

@@ -104,7 +104,7 @@ def test_order_list_and_detail_show_the_buyer_masked(uploader, wechat_sandbox, s
     unpaid = [buy(uploader, "video_generation")["data"]["order"]["order_no"] for _ in range(3)]
     support = staff("support")  # orders.read, but not orders.refund
     listed = support.get("/admin/api/orders").get_json()["data"]
-    assert [o["order_no"] for o in listed["orders"]] == [*reversed(unpaid), paid] and listed["next_before_id"] is None
+    assert [o["order_no"] for o in listed["orders"]] == [*reversed(unpaid), paid] and listed["next_cursor"] is None
     assert support.get("/admin/api/orders", query_string={"status": "fulfilled"}).get_json()["data"]["orders"][0][
         "order_no"] == paid
     future = (utcnow() + timedelta(hours=1)).isoformat()
@@ -112,10 +112,10 @@ def test_order_list_and_detail_show_the_buyer_masked(uploader, wechat_sandbox, s
     bad = support.get("/admin/api/orders", query_string={"status": "lost"})
     assert bad.status_code == 422
     first = support.get("/admin/api/orders", query_string={"limit": 2}).get_json()["data"]
-    assert len(first["orders"]) == 2 and first["next_before_id"]
-    second = support.get("/admin/api/orders", query_string={"limit": 2, "before_id": first["next_before_id"]})
+    assert len(first["orders"]) == 2 and first["next_cursor"]
+    second = support.get("/admin/api/orders", query_string={"limit": 2, "cursor": first["next_cursor"]})
     assert [o["order_no"] for o in second.get_json()["data"]["orders"]] == [unpaid[0], paid]
-    assert second.get_json()["data"]["next_before_id"] is None
+    assert second.get_json()["data"]["next_cursor"] is None
 
     detail = support.get(f"/admin/api/orders/{paid}")
     assert detail.status_code == 200

@@ -144,8 +144,8 @@ def test_search_filters_paginates_and_is_itself_logged(app, dbx):
     page = search(action="user.view", limit=2)
     assert [e["action"] for e in page["entries"]] == ["user.view", "user.view"]
     assert page["entries"][0]["id"] > page["entries"][1]["id"]  # newest first
-    rest = search(action="user.view", limit=2, before_id=page["next_before_id"])
-    assert len(rest["entries"]) == 1 and rest["next_before_id"] is None
+    rest = search(action="user.view", limit=2, cursor=page["next_cursor"])
+    assert len(rest["entries"]) == 1 and rest["next_cursor"] is None
     prefix = search(action="user.")
     assert {e["action"] for e in prefix["entries"]} == {"user.view", "user.unmask"}
     assert len(prefix["entries"]) == 5

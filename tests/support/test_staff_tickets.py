@@ -141,13 +141,13 @@ def test_list_filters_and_pages(app, alice, bob, support, dbx):
     assert listed("?assigned=tess") == [ids[1]]
     assert listed("?assigned=none") == [ids[3], ids[2]]
     first = data(support.get(f"{ADMIN_TICKETS}?limit=3"))
-    assert [t["id"] for t in first["tickets"]] == ids[:0:-1] and first["next_before_id"] == ids[1]
-    second = data(support.get(f"{ADMIN_TICKETS}?limit=3&before_id={first['next_before_id']}"))
-    assert [t["id"] for t in second["tickets"]] == [ids[0]] and second["next_before_id"] is None
+    assert [t["id"] for t in first["tickets"]] == ids[:0:-1] and first["next_cursor"]
+    second = data(support.get(f"{ADMIN_TICKETS}?limit=3&cursor={first['next_cursor']}"))
+    assert [t["id"] for t in second["tickets"]] == [ids[0]] and second["next_cursor"] is None
     assert data(support.get(f"{ADMIN_TICKETS}?assigned=tess"))["tickets"][0]["assigned_to"] == "tess"
 
     assert error(support.get(f"{ADMIN_TICKETS}?assigned=nobody"), 404)["code"] == "staff_not_found"
-    assert error(support.get(f"{ADMIN_TICKETS}?before_id={'0' * 32}"), 404)["code"] == "ticket_not_found"
+    assert error(support.get(f"{ADMIN_TICKETS}?cursor={'0' * 32}"), 422)["code"] == "invalid_cursor"
     for bad in ("?status=pending", "?category=refund", "?limit=0", "?limit=101", "?sort=id"):
         assert error(support.get(f"{ADMIN_TICKETS}{bad}"), 422)["code"] == "validation_error", bad
 

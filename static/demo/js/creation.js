@@ -89,6 +89,13 @@ async function startJob(style, button) {
 
 // --- 7. queue position and progress -------------------------------------------------------------------
 
+// queue_position is 1-based (1 = runs next): 排队第 N 位，前面还有 N-1 人 (docs/api-conventions.md).
+function queueText(job) {
+  if (job.status !== "queued") return null;
+  if (job.queue_position == null) return "…";
+  return `排队第 ${job.queue_position} 位，前面还有 ${job.queue_position - 1} 人 (position ${job.queue_position})`;
+}
+
 function renderJob(job) {
   $("job-bar").style.width = `${Math.round(job.progress * 100)}%`;
   facts("job-facts", [
@@ -96,7 +103,7 @@ function renderJob(job) {
     ["风格 style", job.style],
     ["状态 status", JOB_STATUS[job.status] || job.status],
     ["进度 progress", `${Math.round(job.progress * 100)}%`],
-    ["排队位置 queue", job.queue_position ?? (job.status === "queued" ? "…" : null)],
+    ["排队 queue", queueText(job)],
     ["预计等待 wait", job.estimated_wait_s != null ? `约 ${job.estimated_wait_s} 秒` : null],
     ["原始照片已删除 sources deleted", when(job.sources_deleted_at)],
   ]);

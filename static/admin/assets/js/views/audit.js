@@ -1,5 +1,5 @@
 // Audit log (auditors): search by staff, action (exact, or a prefix ending in "."), target and time; newest first,
-// paged with before_id; and the hash chain's verification (each entry hashes the previous one), shown on arrival.
+// paged with cursor; and the hash chain's verification (each entry hashes the previous one), shown on arrival.
 // The log is read-only here as everywhere: no endpoint edits or deletes an entry.
 
 import { get } from "../api.js";
@@ -44,7 +44,7 @@ export default async function render(root, ctx) {
     input("target_id", bi("对象编号", "Target id"), { maxlength: 128 }),
     input("since", bi("起", "Since"), { type: "datetime-local" }),
     input("until", bi("止", "Until"), { type: "datetime-local" }),
-    input("limit", bi("每页", "Per page"), { type: "number", min: 1, max: 200 }),
+    input("limit", bi("每页", "Per page"), { type: "number", min: 1, max: 100 }),
     h("button", { type: "submit", class: "primary" }, ...bi("搜索", "Search")));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -60,7 +60,7 @@ export default async function render(root, ctx) {
   try {
     const page = await get("/audit", {
       ...filters, since: localInputToIso(filters.since), until: localInputToIso(filters.until),
-      before_id: pages[pages.length - 1] });
+      cursor: pages[pages.length - 1] });
     results.append(table([
       ["#", (e) => e.id, "num"],
       [bi("时间", "Time"), (e) => when(e.created_at), "nowrap"],
@@ -75,8 +75,8 @@ export default async function render(root, ctx) {
                        empty: "没有符合条件的记录 No entries" }));
     results.append(h("div", { class: "pager" },
       pages.length ? h("button", { type: "button", onclick: () => { pages.pop(); ctx.refresh(); } }, "← 较新 Newer") : null,
-      page.next_before_id ? h("button", { type: "button", id: "audit-older",
-                                          onclick: () => { pages.push(page.next_before_id); ctx.refresh(); } },
+      page.next_cursor ? h("button", { type: "button", id: "audit-older",
+                                          onclick: () => { pages.push(page.next_cursor); ctx.refresh(); } },
                               "较早 Older →") : null));
   } catch (error) {
     append(results, [errorBox(error)]);

@@ -34,7 +34,7 @@ async function renderList(root, ctx) {
   root.append(h("div", { class: "filters" }, h("label", { class: "field" }, ...bi("状态", "Status"), status),
                 h("label", { class: "field" }, ...bi("创建于此后", "Created since"), since)));
   const data = await get("/orders", { status: filters.status, since: localInputToIso(filters.since),
-                                      before_id: pages[pages.length - 1] });
+                                      cursor: pages[pages.length - 1] });
   const panel = h("section", { class: "panel", id: "order-list" }, table([
     [bi("订单号", "Order"), (o) => h("a", { href: `#/orders/${o.order_no}`, class: "order-link" }, o.order_no)],
     [bi("商品", "Product"), (o) => h("code", {}, o.product)],
@@ -47,7 +47,7 @@ async function renderList(root, ctx) {
   ], data.orders, { onRow: (o) => ctx.navigate(`#/orders/${o.order_no}`), rowKey: (o) => o.order_no, empty: "没有订单 No orders" }));
   panel.append(h("div", { class: "pager" },
     pages.length ? h("button", { type: "button", onclick: () => { pages.pop(); ctx.refresh(); } }, "← 较新 Newer") : null,
-    data.next_before_id ? h("button", { type: "button", onclick: () => { pages.push(data.next_before_id); ctx.refresh(); } },
+    data.next_cursor ? h("button", { type: "button", onclick: () => { pages.push(data.next_cursor); ctx.refresh(); } },
                             "较早 Older →") : null));
   root.append(panel);
 }

@@ -9,7 +9,7 @@ import {
 const STATUSES = [["", "全部状态 any status"], ["open", "待处理 open"], ["waiting_user", "等待用户 waiting for user"],
                   ["resolved", "已解决 resolved"], ["closed", "已关闭 closed"]];
 const filters = { status: "open", category: "", assigned: "" };
-const pages = []; // before_id of each page shown after the first
+const pages = []; // the cursor of each page shown after the first
 
 export default async function render(root, ctx) {
   return ctx.id ? renderThread(root, ctx) : renderList(root, ctx);
@@ -34,7 +34,7 @@ async function renderList(root, ctx) {
     h("label", { class: "field" }, ...bi("类别", "Category"), category),
     h("label", { class: "field" }, ...bi("处理人", "Assigned"), assigned)));
 
-  const data = await get("/tickets", { ...filters, before_id: pages[pages.length - 1] });
+  const data = await get("/tickets", { ...filters, cursor: pages[pages.length - 1] });
   const panel = h("section", { class: "panel", id: "ticket-list" }, table([
     [bi("创建", "Created"), (t) => when(t.created_at), "nowrap"],
     [bi("类别", "Category"), (t) => TICKET_CATEGORIES[t.category] || t.category],
@@ -46,7 +46,7 @@ async function renderList(root, ctx) {
     [bi("消息", "Msgs"), (t) => t.message_count, "num"],
     [bi("更新", "Updated"), (t) => when(t.updated_at), "nowrap"],
   ], data.tickets, { onRow: (t) => ctx.navigate(`#/tickets/${t.id}`), rowKey: (t) => t.id, empty: "没有符合条件的工单 No tickets" }));
-  panel.append(pager(data.next_before_id, ctx));
+  panel.append(pager(data.next_cursor, ctx));
   root.append(panel);
 }
 
