@@ -129,6 +129,7 @@ export function orderFailureText(code: ErrorCodeOf<CreateOrder>): string {
     case "result_not_found": case "job_not_found": return "作品不存在";
     case "wechat_login_required": return "请在微信小程序内支付";
     case "order_not_payable": case "order_expired": return "订单已失效，请重新下单";
+    case "already_entitled": return "您已拥有该高清原图，无需重复购买";
     case "idempotency_key_reused": case "invalid_idempotency_key": case "idempotency_key_in_progress":
       return "请求重复，请稍后重试";
     case "payment_unavailable": case "policy_unavailable": case "database_unavailable": case "queue_unavailable":
