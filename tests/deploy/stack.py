@@ -110,6 +110,7 @@ class ProductionStack:
             "ENCRYPTION_KEY_ID": "smoke1",
             "LOOKUP_HASH_KEY": secrets.token_urlsafe(40),
             "METRICS_TOKEN": secrets.token_urlsafe(24),
+            "AIGC_LABEL_KEY": secrets.token_urlsafe(32),
             "PUBLIC_BASE_URL": self.base_url,
             "TRUSTED_PROXIES": "1",
             "WECHAT_SANDBOX": "1",
