@@ -33,6 +33,17 @@ class InvalidPush(ApiError):
     status, code, message = 400, "invalid_push", "The push could not be verified."
 
 
+class VerdictBeforeTraceId(ApiError):
+    """The verdict came back before the upload's ``trace_id`` was committed (WeChat answered fast).
+
+    Answering anything but ``success`` makes WeChat push again (the sandbox after 1, 5 and 15 s), by which
+    time the upload request has stored the ``trace_id``; answering ``success`` would lose the verdict and
+    leave the photo pending until the review timeout.
+    """
+
+    status, code, message = 503, "content_check_not_ready", "The content check is not recorded yet; push again."
+
+
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_MEDIA_SALT)
 

@@ -135,8 +135,10 @@ def media_for_review(token: str):
 
 @wechat_push_bp.route("/wechat/push", methods=["GET", "POST"])
 @endpoint("WeChat message push (content-check verdicts), safe mode", tags=("wechat",),
-          errors=[content_check.InvalidPush], produces="text/plain",
-          description="GET: URL verification (echostr). POST: signed, AES-encrypted JSON event; answers `success`.")
+          errors=[content_check.InvalidPush, content_check.VerdictBeforeTraceId], produces="text/plain",
+          description="GET: URL verification (echostr). POST: signed, AES-encrypted JSON event; answers `success`, "
+                      "or 503 `content_check_not_ready` when the verdict outran the upload's own commit of its "
+                      "trace_id (WeChat pushes again).")
 def wechat_push():
     """WeChat's message push (content-check verdicts); answers "success" as WeChat expects."""
     if request.method == "GET":
@@ -144,5 +146,6 @@ def wechat_push():
     event = content_check.decrypt_push(request.args, request.get_data())
     if event.get("Event") == "wxa_media_check" and event.get("trace_id"):
         suggest = (event.get("result") or {}).get("suggest", "review")
-        services.apply_verdict(event["trace_id"], suggest)
+        if services.apply_verdict(event["trace_id"], suggest) is None:
+            raise content_check.VerdictBeforeTraceId()
     return Response("success", mimetype="text/plain")

@@ -50,6 +50,34 @@ def test_a_risky_photo_is_deleted_and_the_user_told(uploader, reviewed, sample_j
                            "reason": "content_check_risky"}
 
 
+def test_a_verdict_that_outruns_the_trace_id_commit_is_pushed_again_not_lost(uploader, reviewed, sample_jpeg,
+                                                                           wechat_sandbox, monkeypatch):
+    """WeChat may answer before the upload request has stored the trace_id: the first push must not be lost."""
+    from app.uploads import content_check
+
+    real_client = content_check.mini_program_client
+
+    class SlowToCommit:
+        """The upload request stalls (a busy database) between WeChat's answer and the trace_id commit."""
+
+        def check_media_async(self, url, openid):
+            answer = real_client().check_media_async(url, openid)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # until the verdict's first push has been answered
+                checks = wechat_sandbox.dev(f"media-checks?trace_id={answer['trace_id']}", method="GET")
+                if checks["media_checks"] and checks["media_checks"][0]["push_attempts"]:
+                    break
+                time.sleep(0.02)
+            return answer
+
+    monkeypatch.setattr(content_check, "mini_program_client", SlowToCommit)
+    created = post_photo(uploader, sample_jpeg).get_json()["data"]
+    wait_for_status(uploader, created["id"], "ready", timeout=15)
+    check = wechat_sandbox.dev("media-checks", method="GET")["media_checks"][0]
+    assert [attempt["status_code"] for attempt in check["push_attempts"]] == [503, 200]
+    assert "content_check_not_ready" in check["push_attempts"][0]["body"]
+
+
 def test_forged_or_garbled_pushes_are_refused(client, reviewed):
     forged = client.post("/api/v1/wechat/push?signature=x&timestamp=1&nonce=2&msg_signature=y",
                          json={"ToUserName": "gh", "Encrypt": "AAAA"})
