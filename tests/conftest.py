@@ -162,3 +162,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture
+def shared_redis_url() -> Iterator[str]:
+    """A Redis that this process and the worker/scheduler processes a test starts all reach: the real one
+    in CI (TEST_REDIS_URL), else an embedded server on a free loopback port."""
+    if USES_REAL_REDIS:
+        yield TEST_REDIS_URL
+        return
+    from app.core.embedded_redis import EmbeddedRedisServer
+
+    server = EmbeddedRedisServer(("127.0.0.1", free_port()))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"redis://127.0.0.1:{server.server_address[1]}/0"
+    server.shutdown()
+    server.server_close()

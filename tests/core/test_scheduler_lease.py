@@ -4,7 +4,6 @@ import itertools
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -12,10 +11,9 @@ import pytest
 from rq import Queue
 from rq.cron import get_cron_job_history_key, get_cron_job_ids
 
-from app.core.embedded_redis import EmbeddedRedisServer
 from app.core.jobs import connect_redis, redis_connection
 from app.ops.periodic import LEASE_KEY_PREFIX, PERIODIC_JOBS, build_scheduler
-from tests.conftest import TEST_REDIS_URL, USES_REAL_REDIS, free_port, make_app
+from tests.conftest import make_app
 
 ROOT = Path(__file__).resolve().parents[2]
 INTERVALS = tuple(job.interval_setting for job in PERIODIC_JOBS)
@@ -55,17 +53,6 @@ def test_when_the_lease_holder_stops_another_scheduler_takes_over_after_one_inte
         assert first.enqueue_jobs() == []  # back again, it finds the other's leases
         assert len(maintenance_and_default_jobs(conn)) == 2 * len(PERIODIC_JOBS)
 
-
-@pytest.fixture
-def shared_redis_url():
-    if USES_REAL_REDIS:
-        yield TEST_REDIS_URL
-        return
-    server = EmbeddedRedisServer(("127.0.0.1", free_port()))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"redis://127.0.0.1:{server.server_address[1]}/0"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.mark.slow

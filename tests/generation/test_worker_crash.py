@@ -4,35 +4,21 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from app.core.embedded_redis import EmbeddedRedisServer
 from app.generation import services
 from app.generation.models import GenerationJob
 from app.uploads.models import Upload
-from tests.conftest import TEST_REDIS_URL, USES_REAL_REDIS, free_port, make_app
+from tests.conftest import make_app
 from tests.generation.conftest import start_job, upload_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture
-def shared_redis_url():
-    """A Redis both this process and a worker process reach: the real one in CI, else an embedded server."""
-    if USES_REAL_REDIS:
-        yield TEST_REDIS_URL
-        return
-    server = EmbeddedRedisServer(("127.0.0.1", free_port()))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"redis://127.0.0.1:{server.server_address[1]}/0"
-    server.shutdown()
-    server.server_close()
 
 
 def test_sigkill_mid_job_then_sweep_deletes_sources_and_fails_the_job(app, wechat_sandbox, shared_redis_url, dbx):
