@@ -164,6 +164,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def all_at_once(count: int, call) -> list:
+    """Run ``call(index)`` in ``count`` threads released together by a barrier; their results in order."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def run(index: int) -> None:
+        barrier.wait()
+        results[index] = call(index)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
 @pytest.fixture
 def shared_redis_url() -> Iterator[str]:
     """A Redis that this process and the worker/scheduler processes a test starts all reach: the real one

@@ -6,7 +6,6 @@ own domains' tests; the concurrent case runs against PostgreSQL, where it matter
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -16,6 +15,7 @@ from app.core.db import utcnow
 from app.core.idempotency import IdempotencyKey, purge_expired
 from app.extensions import db
 from app.support.models import Ticket
+from tests.conftest import all_at_once
 from tests.support.conftest import TICKETS, logged_in
 
 BODY = {"category": "account", "subject": "Cannot log in", "body": "It says my code is wrong."}
@@ -103,20 +103,11 @@ def test_a_refusal_that_changed_nothing_is_not_kept(alice, dbx):
 
 @pytest.mark.postgres
 def test_twenty_concurrent_duplicates_make_exactly_one_ticket(app, alice, dbx):
-    barrier = threading.Barrier(20)
-    answers: list = [None] * 20
+    def send(index: int):
+        response = app.test_client().post(TICKETS, json=BODY, headers={**alice.headers(), "Idempotency-Key": "burst"})
+        return response.status_code, response.get_json()
 
-    def send(index: int) -> None:
-        client = app.test_client()
-        barrier.wait()
-        response = client.post(TICKETS, json=BODY, headers={**alice.headers(), "Idempotency-Key": "burst"})
-        answers[index] = (response.status_code, response.get_json())
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    answers = all_at_once(20, send)
     assert dbx.count(Ticket) == 1 and dbx.count(IdempotencyKey) == 1
     assert {status for status, _ in answers} == {201}
     assert len({body["data"]["id"] for _, body in answers}) == 1

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from app.orders.models import Order
+from tests.conftest import all_at_once
 
 BODY = {"product": "avatar_creation", "subject": None}
 
@@ -29,20 +28,11 @@ def test_a_retried_order_is_the_first_order(uploader, dbx):
 
 @pytest.mark.postgres
 def test_twenty_concurrent_retries_make_one_order(app, uploader, dbx):
-    barrier = threading.Barrier(20)
-    answers: list = [None] * 20
+    def send(index: int):
+        response = create(uploader, "burst", client=app.test_client())
+        return response.status_code, response.get_json()
 
-    def send(index: int) -> None:
-        client = app.test_client()
-        barrier.wait()
-        response = create(uploader, "burst", client=client)
-        answers[index] = (response.status_code, response.get_json())
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    answers = all_at_once(20, send)
     assert dbx.count(Order) == 1
     assert {status for status, _ in answers} == {201}
     assert len({body["data"]["order"]["order_no"] for _, body in answers}) == 1
