@@ -106,7 +106,7 @@ def process_request(public_id: str):
     if request.status == "pending":  # a refused attempt is not an action: nothing to log
         audit.record("rights.process", "rights_request", request.public_id,
                      details={"user": user_public_id, "kind": request.kind, "categories": request.categories})
-    done = rights.process_request(request, current_staff().id)  # commits, with the audit entry
+    done = rights.process_request(request, current_staff().id)  # staff_required commits, with the audit entry
     return one_out(done)
 
 
