@@ -11,6 +11,7 @@ from app.core import lifecycle
 def register_all(app: Flask) -> None:
     from app.accounts.lifecycle import lifecycle as accounts
     from app.consent.lifecycle import lifecycle as consent
+    from app.core.idempotency import lifecycle as idempotency
     from app.generation.lifecycle import lifecycle as generation
     from app.notices.lifecycle import lifecycle as notices
     from app.orders.lifecycle import lifecycle as orders
@@ -20,5 +21,6 @@ def register_all(app: Flask) -> None:
     from app.uploads.lifecycle import lifecycle as uploads
 
     with app.app_context():  # the descriptions read the configured retention periods
-        for build in (accounts, consent, uploads, generation, orders, privacy, support, notices, staff):
+        for build in (accounts, consent, uploads, generation, orders, privacy, support, notices, staff,
+                      idempotency):
             lifecycle.register(build())

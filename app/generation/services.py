@@ -247,6 +247,16 @@ def user_ids_with_results_between(since, until) -> list[int]:
         (GenerationResult.deleted_at.is_(None)) | (GenerationResult.deleted_at >= since))))
 
 
+def hd_refs(subject: str, public_id: str) -> tuple[int, str, list[str]]:
+    """What an HD purchase of a ``result`` or ``job`` concerns (orders never sell one twice): the job's id and
+    public id, and the result's public id (a result) or the public ids of the job's live results (a job)."""
+    if subject == "result":
+        result = db.session.scalar(select(GenerationResult).where(GenerationResult.public_id == public_id))
+        return result.job_id, result.job.public_id, [result.public_id]
+    job = db.session.scalar(select(GenerationJob).where(GenerationJob.public_id == public_id))
+    return job.id, job.public_id, [r.public_id for r in job.results if r.deleted_at is None]
+
+
 def owns(user_id: int, subject: str, public_id: str) -> bool:
     """Whether the user has this ``result`` or ``job`` (orders: what an HD purchase is for)."""
     model = GenerationResult if subject == "result" else GenerationJob

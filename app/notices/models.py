@@ -18,7 +18,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import UTCDateTime, utcnow
 from app.extensions import db
-from app.staff import models as _staff_models  # noqa: F401 - staff_accounts, referenced below
 
 
 class NoticeKind(enum.StrEnum):

@@ -81,18 +81,16 @@ def _check_subject(user: User, product: Product, subject_id: str | None) -> None
 def _owns_hd(user: User, subject: str, subject_id: str) -> bool:
     """Never sell the same HD download twice: a result covered by its job's purchase or by the credit that paid
     for the job, or a job whose every result is already the user's."""
-    from app.generation.models import GenerationJob, GenerationResult
+    from app.generation.services import hd_refs
 
     from .entitlements import has_hd
 
+    job_id, job_public_id, result_ids = hd_refs(subject, subject_id)
     if subject == "result":
-        result = db.session.scalar(select(GenerationResult).where(GenerationResult.public_id == subject_id))
-        return has_hd(user.id, result.public_id, result.job.public_id, job_id=result.job_id)
-    job = db.session.scalar(select(GenerationJob).where(GenerationJob.public_id == subject_id))
-    results = [r for r in job.results if r.deleted_at is None]
-    if has_hd(user.id, "", job.public_id, job_id=job.id):
+        return has_hd(user.id, result_ids[0], job_public_id, job_id=job_id)
+    if has_hd(user.id, "", job_public_id, job_id=job_id):
         return True
-    return bool(results) and all(has_hd(user.id, r.public_id, job.public_id) for r in results)
+    return bool(result_ids) and all(has_hd(user.id, result_id, job_public_id) for result_id in result_ids)
 
 
 def create_order(user: User, product_id: str, subject_id: str | None) -> tuple[Order, dict]:

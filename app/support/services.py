@@ -13,13 +13,13 @@ into an impossible state; the check constraints on the table back this up.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
-from app.accounts.models import User
-from app.accounts.services import check_text_is_safe
+from app.accounts.services import check_text_is_safe, lock_user
 from app.core import ratelimit
 from app.core.crypto import open_text, seal_text
 from app.core.db import utcnow
@@ -28,11 +28,14 @@ from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 from app.generation import services as generation
 from app.orders import services as orders
-from app.staff.models import StaffAccount
 from app.staff.permissions import Permission, permissions_for
-from app.staff.services import normalise_username
+from app.staff.services import find_by_username
 
 from .models import BODY_PURPOSE, SUBJECT_PURPOSE, AuthorKind, Ticket, TicketMessage, TicketStatus
+
+if TYPE_CHECKING:
+    from app.accounts.models import User
+    from app.staff.models import StaffAccount
 
 # Defaults for settings the deployment may override in the Flask config.
 
@@ -169,7 +172,7 @@ def create_ticket(user: User, *, category: str, subject: str, body: str, order_n
     check_text_is_safe(user, subject, field="subject")
     check_text_is_safe(user, body, field="body")
     # Serialise this user's ticket creations (PostgreSQL) so two at once cannot both pass the limit.
-    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    lock_user(user.id)
     _check_open_limit(user)
     now = utcnow()
     ticket = Ticket(user_id=user.id, category=category, subject_ciphertext=seal_text(subject, SUBJECT_PURPOSE),
@@ -235,7 +238,7 @@ def resolve_assignee(username: str | None) -> StaffAccount | None:
     """The account a ticket may be assigned to (None: unassign): active, and allowed to answer tickets."""
     if username is None:
         return None
-    staff = db.session.scalar(select(StaffAccount).where(StaffAccount.username == normalise_username(username)))
+    staff = find_by_username(username)
     if staff is None or staff.is_disabled or Permission.TICKETS_WRITE not in permissions_for(staff.role_list):
         raise AssigneeInvalid(details={"fields": [{"field": "username", "location": "body", "type": "assignee_invalid",
                                                    "message": "no active staff account with tickets.write"}]})
