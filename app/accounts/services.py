@@ -311,6 +311,14 @@ def lock_user(user_id: int) -> None:
     db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
+def public_ids_of(user_ids) -> dict[int, str]:
+    """User id → public id, for the ids given (None ignored); accounts that are gone are left out."""
+    wanted = {i for i in user_ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(db.session.execute(select(User.id, User.public_id).where(User.id.in_(wanted))).tuples().all())
+
+
 def user_ids_page(after_id: int, limit: int) -> list[int]:
     """Every account's id, in pages (keyset on the id: never the whole table at once)."""
     return list(db.session.scalars(select(User.id).where(User.id > after_id).order_by(User.id).limit(limit)))
@@ -326,10 +334,6 @@ def user_ids_with_phone_between(since, until) -> list[int]:
 def user_ids_for_public_ids(public_ids: list[str]) -> dict[str, int]:
     """``{public_id: id}`` for the accounts that exist among ``public_ids``."""
     return dict(db.session.execute(select(User.public_id, User.id).where(User.public_id.in_(public_ids))).all())
-
-
-def public_ids_for(user_ids: list[int]) -> dict[int, str]:
-    return dict(db.session.execute(select(User.id, User.public_id).where(User.id.in_(user_ids))).all())
 
 
 def subscribe_openid(user_id: int) -> str | None:

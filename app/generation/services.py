@@ -169,8 +169,10 @@ def finish(job: GenerationJob, status: str, code: str | None = None, message: st
     if status != JobStatus.SUCCEEDED:
         job.error_code, job.error_message = code, message
     delete_sources(job, reason=f"job_{status}")
+    duration_s = (max(0.0, (job.finished_at - job.started_at).total_seconds())
+                  if job.started_at is not None and job.finished_at is not None else None)
     events.generation_job_ended.send(current_app._get_current_object(), job_id=job.id, user_id=job.user_id,
-                                     status=status)
+                                     status=status, duration_s=duration_s)
 
 
 def delete_sources(job: GenerationJob, reason: str) -> int:

@@ -60,7 +60,8 @@ class ExportNotFound(NotFound):
 # --- requesting and reading ----------------------------------------------------------------------
 
 def request_export(user, now: datetime | None = None) -> DataExport:
-    """Create a pending export and enqueue its job after the commit (429 if one was made in the last day)."""
+    """Create a pending export and enqueue its job after the commit (429 if one was made in the last day);
+    the request boundary commits."""
     from .export_tasks import build_export
 
     now = now or utcnow()
@@ -75,7 +76,6 @@ def request_export(user, now: datetime | None = None) -> DataExport:
         DataExport.created_at > now - QUOTA_WINDOW).order_by(DataExport.created_at.desc()).limit(1))
     if latest is not None:
         retry_after = max(1, math.ceil((latest.created_at + QUOTA_WINDOW - now).total_seconds()))
-        db.session.rollback()
         raise RateLimited(retry_after=retry_after,
                           message="You can request one copy of your data per day.",
                           details={"export": latest.public_id})
@@ -83,7 +83,7 @@ def request_export(user, now: datetime | None = None) -> DataExport:
     db.session.add(export)
     db.session.flush()
     export.rq_job_id = build_export.enqueue_after_commit(export.id)
-    db.session.commit()
+    db.session.flush()
     return export
 
 
@@ -115,7 +115,7 @@ def run_export(export_id: int) -> str:
     claimed = db.session.execute(update(DataExport)
                                  .where(DataExport.id == export_id, DataExport.state == ExportState.PENDING)
                                  .values(state=ExportState.RUNNING, started_at=now))
-    db.session.commit()
+    db.session.commit()  # a job's progress write: the claim is visible before the long build (no second runner)
     if claimed.rowcount != 1:
         return "skipped"
     export = db.session.get(DataExport, export_id)

@@ -24,6 +24,7 @@ from app.core.api import API_PREFIX, endpoint
 from app.core.db import utcnow
 from app.core.errors import NotFound
 from app.core.pagination import InvalidCursor, PageOut, PageQuery
+from app.core.transaction import transactional
 from app.extensions import db
 from app.privacy.receipts import log_operation
 
@@ -79,6 +80,7 @@ def export_out(export: DataExport) -> ExportOut:
           status=202, auth=True, tags=TAGS, errors=[429], idempotent=True,
           description="One export per day (429 rate_limited with details.retry_after; a failed export does not "
                       "count). Poll GET /me/exports/{id} until state is ready, then follow download_url.")
+@transactional
 def request_export():
     return export_out(service.request_export(current_user._get_current_object()))
 

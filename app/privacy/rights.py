@@ -107,7 +107,7 @@ def send_cancellation_code(user) -> int:
 
     risk.limit_sms_send(phone_key, None)
     code, ttl = sms.issue_code(phone_key, CANCEL_SMS_PURPOSE)
-    db.session.commit()
+    db.session.commit()  # the code is stored before the SMS goes out (a message for a lost row is useless)
     sms.deliver(phone, code, ttl)
     return ttl
 

@@ -80,6 +80,19 @@ def get_own(user: User, public_id: str) -> Ticket:
     return ticket
 
 
+def active_counts() -> dict[str, int]:
+    """How many tickets wait for staff (``open``) and for the user (``waiting_user``): the dashboard."""
+    rows = db.session.execute(select(Ticket.status, func.count()).where(
+        Ticket.status.in_((TicketStatus.OPEN, TicketStatus.WAITING_USER))).group_by(Ticket.status)).all()
+    counts = {str(status): n for status, n in rows}
+    return {"open": counts.get(TicketStatus.OPEN, 0), "waiting_user": counts.get(TicketStatus.WAITING_USER, 0)}
+
+
+def find(public_id: str) -> Ticket | None:
+    """The ticket with this public id, if any (other domains: a rights request received through a ticket)."""
+    return db.session.scalar(select(Ticket).where(Ticket.public_id == public_id))
+
+
 def get_any(public_id: str) -> Ticket:
     """For staff views (their permission is checked by ``staff_required``)."""
     ticket = db.session.scalar(select(Ticket).where(Ticket.public_id == public_id))
