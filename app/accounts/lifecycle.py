@@ -106,7 +106,7 @@ def lifecycle() -> Lifecycle:
     config = current_app.config
     return Lifecycle(
         domain="accounts", holdings=holdings, export=export, erase=erase, erase_order=100,
-        sealed_columns=sealed_columns, extra={"categories": {"devices": delete_devices}},
+        sealed_columns=sealed_columns, categories={"devices": delete_devices},
         retention=(
             RetentionClass("login_sessions", "revoked or expired login sessions", "expiry or revocation", "delete",
                            50, table=_sessions, due=_sessions_due),

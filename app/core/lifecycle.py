@@ -8,6 +8,7 @@ Every domain that holds personal data describes and handles its own data in one 
 - ``erase(user_id, reason)``: delete or pseudonymise one user's data, in the caller's transaction
   (account cancellation; ``erase_order`` says when: the account row itself goes last);
 - ``on_consent_withdrawn(user_id, purpose, reason)``: react to the withdrawal of a consent purpose;
+- ``categories``: the categories of its data a user may delete on their own;
 - ``retention``: its retention classes, each with the rows due or its own sweep (§5);
 - ``sealed_columns`` / ``object_kinds``: the encrypted columns and stored-object kinds it owns (key rotation);
 - ``processing``: the processing activities it carries out (the processing register, §3).
@@ -106,11 +107,12 @@ class Lifecycle:
     erase: Callable[[int, str], None] | None = None
     erase_order: int = 50
     on_consent_withdrawn: Callable[[int, str, str], None] | None = None
+    # Categories a user may delete on their own (§8(2)): name → delete(user_id, reason), in the caller's transaction.
+    categories: dict[str, Callable[[int, str], None]] = field(default_factory=dict)
     retention: tuple[RetentionClass, ...] = ()
     sealed_columns: Callable[[], Iterable[SealedColumn]] = lambda: ()
     object_kinds: tuple[str, ...] = ()
     processing: tuple[Processing, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 _registry: dict[str, Lifecycle] = {}

@@ -212,7 +212,7 @@ def lifecycle() -> Lifecycle:
     return Lifecycle(
         domain="generation", holdings=holdings, export=export, erase=erase, erase_order=10,
         on_consent_withdrawn=on_consent_withdrawn, retention=RETENTION, object_kinds=OBJECT_KINDS,
-        extra={"categories": {"results": _delete_category("results"), "avatar": _delete_category("avatar")}},
+        categories={"results": _delete_category("results"), "avatar": _delete_category("avatar")},
         processing=(
             Processing("生成图片、视频与数字分身", "单独同意（《个人信息保护法》第二十九条，敏感个人信息）",
                        "人像照片（生成后立即删除）、生成任务、生成结果（加密保存）",

@@ -82,7 +82,7 @@ def lifecycle() -> Lifecycle:
     return Lifecycle(
         domain="privacy", holdings=holdings, export=export, erase=erase, erase_order=90,
         sealed_columns=sealed_columns, object_kinds=(ARCHIVE_KIND,),
-        extra={"categories": {"operation_logs": delete_operation_logs}},
+        categories={"operation_logs": delete_operation_logs},
         retention=(
             RetentionClass("operation_logs", "operation logs (generated, downloaded, shared)", "the action",
                            "delete", 40, table=_logs, due=lambda cutoff: _logs.c.created_at <= cutoff),

@@ -58,8 +58,8 @@ def due_date(start=None):
 
 
 def categories() -> dict:
-    """The categories a user may delete on their own: each domain names its own (``extra["categories"]``)."""
-    return {name: delete for lc in lifecycle.registered() for name, delete in lc.extra.get("categories", {}).items()}
+    """The categories a user may delete on their own: each domain names its own (``Lifecycle.categories``)."""
+    return {name: delete for lc in lifecycle.registered() for name, delete in lc.categories.items()}
 
 
 def _check_categories(categories_asked: list[str]) -> None:

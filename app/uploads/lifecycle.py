@@ -58,7 +58,7 @@ def lifecycle() -> Lifecycle:
     return Lifecycle(
         domain="uploads", holdings=holdings, export=export, erase=erase, erase_order=20,
         on_consent_withdrawn=on_consent_withdrawn, object_kinds=(services.DATA_KIND,),
-        extra={"categories": {"uploads": lambda user_id, reason: services.delete_all_of_user(user_id, reason)}},
+        categories={"uploads": lambda user_id, reason: services.delete_all_of_user(user_id, reason)},
         retention=(RetentionClass("deleted_uploads", "records of deleted portrait uploads (the photo is already gone)",
                                   "deletion", "delete", 30, table=_uploads, due=_deleted_uploads_due),),
         processing=(Processing("人像照片上传与内容安全检测", "单独同意（《个人信息保护法》第二十九条，敏感个人信息）",
