@@ -257,10 +257,9 @@ def update_profile(user: User, changes: ProfileUpdateIn) -> User:
 
 def check_text_is_safe(user: User, text: str, *, field: str) -> None:
     """WeChat's text check (msg_sec_check v2) needs the user's openid; SMS-only accounts have none."""
-    identity = next(iter(user.wechat_identities), None)
-    if identity is None:
+    openid = openid_of(user.id)
+    if openid is None:
         return
-    openid = open_text(identity.openid_ciphertext, OPENID_PURPOSE)
     try:
         result = mini_program_client().check_text(text, openid).get("result", {})
     except (WeChatError, WeChatUnavailable) as exc:
