@@ -13,7 +13,16 @@ from flask import current_app
 from sqlalchemy import and_, delete, func, or_, select, update
 
 from app.core.db import utcnow
-from app.core.lifecycle import ExportArchive, Holding, Lifecycle, Processing, RetentionClass, SealedColumn, ts
+from app.core.lifecycle import (
+    ExportArchive,
+    Holding,
+    Lifecycle,
+    Processing,
+    ReplayTarget,
+    RetentionClass,
+    SealedColumn,
+    ts,
+)
 from app.extensions import db
 
 from . import phones, sessions
@@ -107,6 +116,9 @@ def lifecycle() -> Lifecycle:
     return Lifecycle(
         domain="accounts", holdings=holdings, export=export, erase=erase, erase_order=100,
         sealed_columns=sealed_columns, categories={"devices": delete_devices},
+        # Cancellation: every domain's kept rows lose the person, then the user row goes (the rest cascades).
+        receipt_kinds={"devices": ReplayTarget(Device.__tablename__, key="user", action="delete"),
+                       "account": ReplayTarget(User.__tablename__, action="delete", pseudonymise_first=True)},
         retention=(
             RetentionClass("login_sessions", "revoked or expired login sessions", "expiry or revocation", "delete",
                            50, table=_sessions, due=_sessions_due),

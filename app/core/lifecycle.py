@@ -10,7 +10,10 @@ Every domain that holds personal data describes and handles its own data in one 
 - ``on_consent_withdrawn(user_id, purpose, reason)``: react to the withdrawal of a consent purpose;
 - ``categories``: the categories of its data a user may delete on their own;
 - ``retention``: its retention classes, each with the rows due or its own sweep (§5);
-- ``sealed_columns`` / ``object_kinds``: the encrypted columns and stored-object kinds it owns (key rotation);
+- ``sealed_columns`` / ``object_kinds`` / ``sealed_files``: the encrypted columns, stored-object kinds and
+  whole-sealed files it owns (key rotation);
+- ``receipt_kinds`` / ``kept_pseudonymised``: what each kind of deletion receipt it writes removed, and the
+  rows it keeps after cancellation with the columns cleared then (the deletion log, replayed after a restore);
 - ``processing``: the processing activities it carries out (the processing register, §3).
 
 ``app.privacy`` orchestrates rights, retention, export and the register through this registry only.
@@ -86,6 +89,26 @@ class SealedColumn:
 
 
 @dataclass(frozen=True)
+class SealedFiles:
+    """Files in object storage sealed whole with the keyring under ``purpose`` (not stored objects with their own
+    data key), all under ``prefix/``: key rotation re-seals them, or they would not open once the old key goes."""
+
+    prefix: str
+    purpose: str
+
+
+@dataclass(frozen=True)
+class ReplayTarget:
+    """What a deletion receipt of one kind removed, so that the deletion log can replay it on a restored backup:
+    a table, and how the receipt's subject names rows there."""
+
+    table: str
+    key: str = "public_id"  # public_id: the subject is the row's public id; user: the user's public id
+    action: str = "destroy"  # destroy: the rows' stored objects too | delete
+    pseudonymise_first: bool = False  # the account: every domain's kept rows lose the person first
+
+
+@dataclass(frozen=True)
 class Processing:
     """One processing activity of the register (policy §3), in the policy's language."""
 
@@ -112,6 +135,10 @@ class Lifecycle:
     retention: tuple[RetentionClass, ...] = ()
     sealed_columns: Callable[[], Iterable[SealedColumn]] = lambda: ()
     object_kinds: tuple[str, ...] = ()
+    sealed_files: tuple[SealedFiles, ...] = ()
+    receipt_kinds: dict[str, ReplayTarget] = field(default_factory=dict)
+    # Rows kept after the account is cancelled (orders, by law): (table, the columns cleared at cancellation).
+    kept_pseudonymised: tuple[tuple[str, tuple[str, ...]], ...] = ()
     processing: tuple[Processing, ...] = ()
 
 
@@ -179,6 +206,19 @@ def sealed_columns() -> list[SealedColumn]:
 def object_kinds() -> dict[str, str]:
     """Stored-object kind → the domain that owns it."""
     return {kind: lc.domain for lc in registered() for kind in lc.object_kinds}
+
+
+def sealed_files() -> list[SealedFiles]:
+    return [files for lc in registered() for files in lc.sealed_files]
+
+
+def receipt_kinds() -> dict[str, ReplayTarget]:
+    """Deletion-receipt kind → what its deletion removed (the deletion log)."""
+    return {kind: target for lc in registered() for kind, target in lc.receipt_kinds.items()}
+
+
+def kept_pseudonymised() -> list[tuple[str, tuple[str, ...]]]:
+    return [kept for lc in registered() for kept in lc.kept_pseudonymised]
 
 
 def processing() -> list[Processing]:

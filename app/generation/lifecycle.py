@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from app.core import objects
 from app.core.db import utcnow
-from app.core.lifecycle import ExportArchive, Holding, Lifecycle, Processing, RetentionClass, ts
+from app.core.lifecycle import ExportArchive, Holding, Lifecycle, Processing, ReplayTarget, RetentionClass, ts
 from app.extensions import db
 from app.privacy.receipts import write_receipt
 from app.privacy.retention import batches, in_batch
@@ -212,6 +212,7 @@ def lifecycle() -> Lifecycle:
     return Lifecycle(
         domain="generation", holdings=holdings, export=export, erase=erase, erase_order=10,
         on_consent_withdrawn=on_consent_withdrawn, retention=RETENTION, object_kinds=OBJECT_KINDS,
+        receipt_kinds={kind: ReplayTarget(_results.name) for kind in ("result_image", "avatar")},
         categories={"results": _delete_category("results"), "avatar": _delete_category("avatar")},
         processing=(
             Processing("生成图片、视频与数字分身", "单独同意（《个人信息保护法》第二十九条，敏感个人信息）",

@@ -1,6 +1,7 @@
 """Key rotation: re-wrap every stored object's data key and re-seal every sealed column under the current
 key-encryption key — the work list comes from the lifecycle registry (app.core.lifecycle): each domain
-registers the columns it seals (with their purposes) and the stored-object kinds it owns.
+registers the columns it seals (with their purposes), the stored-object kinds it owns and the files it seals
+whole (the deletion log's off-database copies, which a restore needs).
 
 ``unregistered_sealed_columns`` compares the registry with the metadata (columns of type
 ``app.core.db.Sealed``), and ``rewrap`` refuses to run while one is missing: a column left out would be
@@ -18,6 +19,7 @@ from app.core import lifecycle, vault
 from app.core.crypto import keyring
 from app.core.db import Sealed
 from app.core.objects import StoredObject
+from app.core.storage import object_store
 from app.extensions import db
 
 
@@ -40,10 +42,11 @@ class RewrapReport:
     key_id: str
     objects: Counter = field(default_factory=Counter)  # kind → data keys re-wrapped
     fields: Counter = field(default_factory=Counter)  # table.column → values re-sealed
+    files: Counter = field(default_factory=Counter)  # prefix/ → whole-sealed files re-sealed
 
     def summary(self) -> str:
         return (f"re-wrapped {sum(self.objects.values())} object key(s), re-sealed {sum(self.fields.values())} "
-                f"field(s) under key {self.key_id}")
+                f"field(s) and {sum(self.files.values())} file(s) under key {self.key_id}")
 
 
 def rewrap(batch: int = 500) -> RewrapReport:
@@ -83,4 +86,11 @@ def rewrap(batch: int = 500) -> RewrapReport:
                     report.fields[f"{sealed.key[0]}.{sealed.key[1]}"] += 1
             last = getattr(rows[-1], pk.key)
             db.session.commit()
+    store = object_store()
+    for files in lifecycle.sealed_files():  # e.g. the deletion log's copies, read after a restore
+        for key in store.keys(files.prefix + "/"):
+            data = store.get(key)
+            if ring.key_id_of(data) != ring.current_id:
+                store.put(key, ring.seal(ring.open(data, files.purpose), files.purpose))
+                report.files[f"{files.prefix}/"] += 1
     return report

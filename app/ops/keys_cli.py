@@ -36,6 +36,6 @@ def rewrap(batch: int) -> None:
         report = keys.rewrap(batch)
     except keys.RegistryIncomplete as exc:
         raise click.ClickException(f"{exc}; register them in the owning domain's lifecycle.py first") from exc
-    for name, count in sorted({**report.objects, **report.fields}.items()):
+    for name, count in sorted({**report.objects, **report.fields, **report.files}.items()):
         click.echo(f"  {name}: {count}")
     click.echo(report.summary())

@@ -78,6 +78,7 @@ def lifecycle() -> Lifecycle:
     years = current_app.config["RETENTION"]["orders"]["days"] // 365
     return Lifecycle(
         domain="orders", holdings=holdings, export=export, erase=erase, erase_order=30,
+        kept_pseudonymised=((_orders.name, PSEUDONYM_COLUMNS),),
         retention=(
             RetentionClass("orders_without_user", "orders whose account is gone", "creation", "anonymise", 80,
                            table=_orders, due=_orders_without_user_due, columns=PSEUDONYM_COLUMNS),

@@ -9,7 +9,17 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from app.core.lifecycle import ExportArchive, Holding, Lifecycle, Processing, RetentionClass, SealedColumn, ts
+from app.core.lifecycle import (
+    ExportArchive,
+    Holding,
+    Lifecycle,
+    Processing,
+    ReplayTarget,
+    RetentionClass,
+    SealedColumn,
+    SealedFiles,
+    ts,
+)
 from app.extensions import db
 
 from .models import DeletionReceipt, DeletionRequest, OperationLog
@@ -74,15 +84,22 @@ def sealed_columns() -> list[SealedColumn]:
 
 
 def lifecycle() -> Lifecycle:
+    from . import deletion_log_copy
     from .deletion_log import DeletionLogEntry
     from .export import ARCHIVE_KIND
+    from .export_models import DataExport
 
     log_table = DeletionLogEntry.__table__
     config = current_app.config
     return Lifecycle(
         domain="privacy", holdings=holdings, export=export, erase=erase, erase_order=90,
         sealed_columns=sealed_columns, object_kinds=(ARCHIVE_KIND,),
+        # The deletion log's off-database copies: sealed with the keyring, read after a restore.
+        sealed_files=(SealedFiles(deletion_log_copy.PREFIX, deletion_log_copy.PURPOSE),),
         categories={"operation_logs": delete_operation_logs},
+        receipt_kinds={ARCHIVE_KIND: ReplayTarget(DataExport.__tablename__),
+                       "data_export": ReplayTarget(DataExport.__tablename__),  # receipts written before #15
+                       "operation_logs": ReplayTarget(_logs.name, key="user", action="delete")},
         retention=(
             RetentionClass("operation_logs", "operation logs (generated, downloaded, shared)", "the action",
                            "delete", 40, table=_logs, due=lambda cutoff: _logs.c.created_at <= cutoff),

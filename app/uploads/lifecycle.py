@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import and_, func, select
 
-from app.core.lifecycle import ExportArchive, Holding, Lifecycle, Processing, RetentionClass, ts
+from app.core.lifecycle import ExportArchive, Holding, Lifecycle, Processing, ReplayTarget, RetentionClass, ts
 from app.extensions import db
 
 from . import services
@@ -58,6 +58,7 @@ def lifecycle() -> Lifecycle:
     return Lifecycle(
         domain="uploads", holdings=holdings, export=export, erase=erase, erase_order=20,
         on_consent_withdrawn=on_consent_withdrawn, object_kinds=(services.DATA_KIND,),
+        receipt_kinds={services.DATA_KIND: ReplayTarget(_uploads.name)},
         categories={"uploads": lambda user_id, reason: services.delete_all_of_user(user_id, reason)},
         retention=(RetentionClass("deleted_uploads", "records of deleted portrait uploads (the photo is already gone)",
                                   "deletion", "delete", 30, table=_uploads, due=_deleted_uploads_due),),

@@ -10,8 +10,10 @@ from app.core import lifecycle, objects
 from app.core.crypto import generate_key, keyring
 from app.core.db import Sealed
 from app.core.objects import StoredObject
+from app.core.storage import object_store
 from app.extensions import db
 from app.ops.keys import sealed_columns_in_metadata, unregistered_sealed_columns
+from app.privacy import deletion_log_copy
 from tests.staff.helpers import StaffClient, create_staff, json_of
 from tests.staff.test_totp import code_at
 from tests.support.conftest import open_ticket
@@ -90,12 +92,24 @@ def test_rotation_re_keys_every_encrypted_column_and_object_and_staff_still_log_
         files = {obj.id: objects.read(obj) for obj in db.session.scalars(
             select(StoredObject).where(StoredObject.wrapped_key.is_not(None)))}
     assert files
+    # A deletion, copied off the database (sealed whole with the keyring): a restore must still read it.
+    deleted = post_photo(uploader, sample_jpeg).get_json()["data"]["id"]
+    assert uploader.call("DELETE", f"/api/v1/uploads/{deleted}").status_code == 204
+    copied = app.test_cli_runner().invoke(args=["privacy", "copy-deletions"])
+    assert copied.exit_code == 0, copied.output
+    with app.app_context():
+        segments = object_store().keys(deletion_log_copy.PREFIX + "/")
+        logged = [entry for batch in deletion_log_copy.copied_entries(None) for entry in batch]
+    assert segments and logged
     before = _plaintexts(app)
 
     old_key, old_id = app.config["ENCRYPTION_KEY"], app.config["ENCRYPTION_KEY_ID"]
     try:
         output = _rotate(app, old_id, old_key)
         assert f"re-sealed {len(before)} field(s)" in output and f"re-wrapped {len(files)} object key(s)" in output
+        assert f"and {len(segments)} file(s)" in output
+        with app.app_context():  # after a restore, replay-deletions reads the copies with the new key only
+            assert [entry for batch in deletion_log_copy.copied_entries(None) for entry in batch] == logged
         assert _plaintexts(app) == before  # opened with the new key only
         with app.app_context():
             for obj in db.session.scalars(select(StoredObject).where(StoredObject.wrapped_key.is_not(None))):
