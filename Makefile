@@ -27,6 +27,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 ## worker: one worker process against REDIS_URL, e.g. `make worker QUEUES=generation`
 QUEUES ?= generation default maintenance

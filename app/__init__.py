@@ -52,6 +52,9 @@ def create_app(config: BaseConfig | str | dict[str, Any] | None = None) -> Flask
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    from app.lifecycles import register_all
+
+    register_all(app)  # every domain's personal-data lifecycle (app.core.lifecycle)
     return app
 
 
@@ -99,7 +102,6 @@ def register_blueprints(app: Flask) -> None:
     from app.consent import pages as policy_pages
     from app.consent import views as consent_views
     from app.core import health, openapi
-    from app.generation import events as generation_events
     from app.generation import views as generation_views
     from app.ops import cli as ops_cli
     from app.ops import config_cli, keys_cli
@@ -108,7 +110,6 @@ def register_blueprints(app: Flask) -> None:
     from app.privacy import export_views as privacy_export_views
     from app.privacy import views as privacy_views
     from app.uploads import cli as uploads_cli
-    from app.uploads import events as uploads_events
     from app.uploads import views as uploads_views
 
     app.register_blueprint(health.bp)
@@ -127,12 +128,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(privacy_cli.bp)
     app.register_blueprint(privacy_views.bp)
     app.register_blueprint(privacy_export_views.bp)
-    uploads_events.connect()
     app.register_blueprint(generation_views.bp)
     from app.generation import cli as generation_cli  # flask aigc inspect FILE
 
     app.register_blueprint(generation_cli.bp)
-    generation_events.connect()
     app.register_blueprint(orders_views.bp)
     app.register_blueprint(orders_views.payments_bp)
     orders_events.connect()
@@ -175,7 +174,6 @@ def register_blueprints(app: Flask) -> None:
     consent_guards.exempt(admin_console.bp)
     consent_guards.exempt(staff_views.bp, staff_manage_views.bp)  # staff never accept the user policy
     from app.notices import cli as notices_cli
-    from app.notices import lifecycle as notices_lifecycle
     from app.notices import staff_views as notices_staff_views
     from app.notices import views as notices_views
 
@@ -184,7 +182,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(notices_staff_views.bp)
     app.register_blueprint(notices_cli.bp)
     consent_guards.exempt(notices_views.bp, notices_staff_views.bp)
-    notices_lifecycle.connect()  # deliveries go with a cancelled account; the lead may move this to the registry
     from app import monitoring  # /metrics (token-protected), request metrics, job/payment event counters
     from app.monitoring import views as monitoring_views
 

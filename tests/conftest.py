@@ -116,7 +116,7 @@ def app(wechat_sandbox: Sandbox) -> Iterator[Flask]:
 
 @pytest.fixture(autouse=True)
 def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Every test starts with empty tables and an empty queue database."""
+    """Every test starts with empty tables, an empty queue database and no deletion-log copies."""
     yield
     if "app" not in request.fixturenames:
         return
@@ -130,6 +130,14 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         db.session.commit()
         ensure_initial_version()
         redis_connection(app).flushdb()
+        # The deletion log's copies belong to this test's database (empty now); left behind, a later key
+        # rotation would meet segments sealed under a key that test has since dropped.
+        from app.core.storage import object_store
+        from app.privacy.deletion_log_copy import PREFIX
+
+        store = object_store()
+        for key in store.keys(PREFIX + "/"):
+            store.delete(key)
     request.getfixturevalue("wechat_sandbox").reset()
 
 

@@ -14,10 +14,10 @@ import uuid
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.db import TimestampMixin, UTCDateTime, utcnow
+from app.core.db import Sealed, TimestampMixin, UTCDateTime, utcnow
 from app.extensions import db
 
 
@@ -40,7 +40,7 @@ class User(UserMixin, TimestampMixin, db.Model):
     blocked_reason: Mapped[str | None] = mapped_column(String(200), default=None)
     nickname: Mapped[str | None] = mapped_column(String(64), default=None)
     avatar_url: Mapped[str | None] = mapped_column(String(512), default=None)
-    phone_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    phone_ciphertext: Mapped[bytes | None] = mapped_column(Sealed(), default=None)
     phone_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     phone_masked: Mapped[str | None] = mapped_column(String(20), default=None)
     phone_bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
@@ -67,9 +67,9 @@ class WechatIdentity(TimestampMixin, db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     appid: Mapped[str] = mapped_column(String(32))
     openid_hash: Mapped[str] = mapped_column(String(64))
-    openid_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)  # needed to send subscribe messages
+    openid_ciphertext: Mapped[bytes] = mapped_column(Sealed())  # needed to send subscribe messages
     unionid_hash: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
-    session_key_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    session_key_ciphertext: Mapped[bytes | None] = mapped_column(Sealed(), default=None)
 
     user: Mapped[User] = relationship(back_populates="wechat_identities")
 

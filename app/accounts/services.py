@@ -257,10 +257,9 @@ def update_profile(user: User, changes: ProfileUpdateIn) -> User:
 
 def check_text_is_safe(user: User, text: str, *, field: str) -> None:
     """WeChat's text check (msg_sec_check v2) needs the user's openid; SMS-only accounts have none."""
-    identity = next(iter(user.wechat_identities), None)
-    if identity is None:
+    openid = openid_of(user.id)
+    if openid is None:
         return
-    openid = open_text(identity.openid_ciphertext, OPENID_PURPOSE)
     try:
         result = mini_program_client().check_text(text, openid).get("result", {})
     except (WeChatError, WeChatUnavailable) as exc:
@@ -286,6 +285,39 @@ def unblock_user(user: User) -> None:
     db.session.commit()
 
 
+def openid_of(user_id: int, *, appid: str | None = None) -> str | None:
+    """The user's WeChat openid, decrypted — the one place that opens it (subscribe messages, payments,
+    content checks). With ``appid``: the newest identity of that mini-program; else the first one."""
+    query = select(WechatIdentity).where(WechatIdentity.user_id == user_id)
+    query = (query.where(WechatIdentity.appid == appid).order_by(WechatIdentity.id.desc()) if appid
+             else query.order_by(WechatIdentity.id))
+    identity = db.session.scalar(query.limit(1))
+    return open_text(identity.openid_ciphertext, OPENID_PURPOSE) if identity is not None else None
+
+
+def public_id_of(user_id: int) -> str:
+    """The account's public id (receipts name it; the numeric id never leaves the database)."""
+    return db.session.scalar(select(User.public_id).where(User.id == user_id))
+
+
+def get_user(user_id: int) -> User | None:
+    return db.session.get(User, user_id)
+
+
+def lock_user(user_id: int) -> None:
+    """Serialise one user's concurrent requests on PostgreSQL (the user row is the lock; SQLite serialises
+    writers anyway)."""
+    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
+def public_ids_of(user_ids) -> dict[int, str]:
+    """User id → public id, for the ids given (None ignored); accounts that are gone are left out."""
+    wanted = {i for i in user_ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(db.session.execute(select(User.id, User.public_id).where(User.id.in_(wanted))).tuples().all())
+
+
 def user_ids_page(after_id: int, limit: int) -> list[int]:
     """Every account's id, in pages (keyset on the id: never the whole table at once)."""
     return list(db.session.scalars(select(User.id).where(User.id > after_id).order_by(User.id).limit(limit)))
@@ -303,16 +335,9 @@ def user_ids_for_public_ids(public_ids: list[str]) -> dict[str, int]:
     return dict(db.session.execute(select(User.public_id, User.id).where(User.public_id.in_(public_ids))).all())
 
 
-def public_ids_for(user_ids: list[int]) -> dict[int, str]:
-    return dict(db.session.execute(select(User.id, User.public_id).where(User.id.in_(user_ids))).all())
-
-
 def subscribe_openid(user_id: int) -> str | None:
     """The user's openid for this mini-program, decrypted only for a subscribe message (None: no WeChat login)."""
-    identity = db.session.scalar(select(WechatIdentity).where(
-        WechatIdentity.user_id == user_id, WechatIdentity.appid == current_app.config["WECHAT_APPID"])
-        .order_by(WechatIdentity.id.desc()).limit(1))
-    return open_text(identity.openid_ciphertext, OPENID_PURPOSE) if identity is not None else None
+    return openid_of(user_id, appid=current_app.config["WECHAT_APPID"])
 
 
 def phone_for_notice(user_id: int) -> str | None:

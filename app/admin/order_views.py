@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
-from sqlalchemy import select
+from typing import TYPE_CHECKING
 
-from app.accounts.models import User
+from flask import Blueprint
+
+from app.accounts.services import get_user, public_ids_of
 from app.core.api import endpoint
-from app.extensions import db
-from app.orders.models import Order
 from app.orders.products import PRODUCTS
 from app.staff import audit
 from app.staff.auth import STAFF_API_PREFIX, staff_required
@@ -27,12 +26,15 @@ from .schemas import (
     StaffRefundIn,
 )
 
+if TYPE_CHECKING:
+    from app.orders.models import Order
+
 bp = Blueprint("admin_orders", __name__, url_prefix=STAFF_API_PREFIX)
 TAGS = ("staff",)
 
 
 def buyer_out(order: Order) -> BuyerOut | None:
-    user = db.session.get(User, order.user_id) if order.user_id else None
+    user = get_user(order.user_id) if order.user_id else None
     if user is None:
         return None
     return BuyerOut(id=user.public_id, phone=user.phone_masked, nickname=mask_text(user.nickname), status=user.status)
@@ -58,17 +60,13 @@ def detail_out(order: Order) -> OrderDetailOut:
           response=OrderListOut, tags=TAGS, errors=[401, 403, 422])
 def list_orders(query: OrderListQuery):
     found, next_cursor = orders.list_orders(query.status.value if query.status else None, query.since, query)
-    buyers = dict(db.session.execute(_buyer_ids([o.user_id for o in found if o.user_id])).all()) if found else {}
+    buyers = public_ids_of(o.user_id for o in found)
     audit.record("order.list", "order", None, details={"status": query.status, "since": query.since,
                                                        "paged": query.cursor is not None, "count": len(found)})
     return OrderListOut(next_cursor=next_cursor, orders=[
         OrderSummaryOut(order_no=o.out_trade_no, product=o.product_id, amount_fen=o.amount_fen,
                         refunded_fen=o.refunded_fen, status=o.status, created_at=o.created_at, paid_at=o.paid_at,
                         buyer_id=buyers.get(o.user_id)) for o in found])
-
-
-def _buyer_ids(user_ids: list[int]):
-    return select(User.id, User.public_id).where(User.id.in_(user_ids))
 
 
 @bp.get("/orders/<out_trade_no>")

@@ -7,24 +7,27 @@ phone or a support ticket and need a person to verify who is asking. The rules a
 
 from __future__ import annotations
 
-from flask import Blueprint
-from sqlalchemy import select
+from typing import TYPE_CHECKING
 
-from app.accounts.models import User
+from flask import Blueprint
+
+from app.accounts.services import public_ids_of
 from app.core import chinatime
 from app.core.api import endpoint
 from app.core.db import utcnow
-from app.extensions import db
 from app.privacy import rights
-from app.privacy.models import DeletionRequest
 from app.staff import audit
 from app.staff.auth import STAFF_API_PREFIX, current_staff, staff_required
 from app.staff.permissions import Permission
-from app.support.models import Ticket
+from app.support import services as support
 
 from . import users
 from .orders import TicketNotFound, TicketOfAnotherBuyer
 from .schemas import ReasonIn, RightsQueueOut, RightsQueueQuery, RightsRequestIn, RightsRequestOut
+
+if TYPE_CHECKING:
+    from app.accounts.models import User
+    from app.privacy.models import DeletionRequest
 
 bp = Blueprint("admin_rights", __name__, url_prefix=STAFF_API_PREFIX)
 TAGS = ("staff",)
@@ -43,8 +46,7 @@ def request_out(request: DeletionRequest, public_ids: dict[int, str], now=None) 
 
 
 def _public_ids(requests: list[DeletionRequest]) -> dict[int, str]:
-    ids = {r.user_id for r in requests if r.user_id}
-    return dict(db.session.execute(select(User.id, User.public_id).where(User.id.in_(ids))).all()) if ids else {}
+    return public_ids_of(r.user_id for r in requests)
 
 
 def one_out(request: DeletionRequest) -> RightsRequestOut:
@@ -52,7 +54,7 @@ def one_out(request: DeletionRequest) -> RightsRequestOut:
 
 
 def _check_ticket(ticket_id: str, user: User) -> None:
-    ticket = db.session.scalar(select(Ticket).where(Ticket.public_id == ticket_id))
+    ticket = support.find(ticket_id)
     if ticket is None:
         raise TicketNotFound()
     if ticket.user_id != user.id:
@@ -106,7 +108,7 @@ def process_request(public_id: str):
     if request.status == "pending":  # a refused attempt is not an action: nothing to log
         audit.record("rights.process", "rights_request", request.public_id,
                      details={"user": user_public_id, "kind": request.kind, "categories": request.categories})
-    done = rights.process_request(request, current_staff().id)  # commits, with the audit entry
+    done = rights.process_request(request, current_staff().id)  # staff_required commits, with the audit entry
     return one_out(done)
 
 

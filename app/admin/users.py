@@ -14,13 +14,12 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from app.accounts import phones
-from app.accounts.models import LoginSession, User, UserStatus, WechatIdentity
+from app.accounts.models import User, UserStatus, WechatIdentity
+from app.core import lifecycle
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
-from app.generation.models import GenerationJob, GenerationResult
-from app.orders.models import Order
+from app.orders import services as orders
 from app.staff.masking import mask_text
-from app.uploads.models import Upload
 
 PUBLIC_ID = re.compile(r"^[0-9a-f]{32}$")
 ORDER_NUMBER = re.compile(r"^MH[0-9A-Z]{6,30}$")
@@ -90,8 +89,8 @@ def find_users(q: str) -> tuple[list[str], list[User]]:
         for user in db.session.scalars(select(User).where(User.phone_hash == hashed)):
             found[user.id] = user
     if "order_number" in kinds:
-        owner = select(Order.user_id).where(Order.out_trade_no == q.upper(), Order.user_id.is_not(None))
-        for user in db.session.scalars(select(User).where(User.id.in_(owner))):
+        owner = orders.owner_of(q.upper())
+        if owner is not None and (user := db.session.get(User, owner)) is not None:
             found[user.id] = user
     return kinds, sorted(found.values(), key=lambda u: u.id)[:SEARCH_LIMIT]
 
@@ -104,17 +103,14 @@ def get_user(public_id: str, *, for_update: bool = False) -> User:
     return user
 
 
-def counts_of(user_id: int) -> dict[str, int]:
-    def count(model, *where) -> int:
-        return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+COUNTED = {"uploads": "uploads", "jobs": "jobs", "results": "results", "orders": "orders",
+           "sessions": "active_sessions"}  # "what we hold" category → the name staff see
 
-    return {
-        "uploads": count(Upload, Upload.user_id == user_id, Upload.deleted_at.is_(None)),
-        "jobs": count(GenerationJob, GenerationJob.user_id == user_id),
-        "results": count(GenerationResult, GenerationResult.user_id == user_id, GenerationResult.deleted_at.is_(None)),
-        "orders": count(Order, Order.user_id == user_id),
-        "active_sessions": count(LoginSession, LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None)),
-    }
+
+def counts_of(user_id: int) -> dict[str, int]:
+    """From every domain's "what we hold" (the lifecycle registry): live uploads, jobs, results, orders, sessions."""
+    held = {holding.name: holding.count for holding in lifecycle.holdings(user_id)}
+    return {shown: held.get(name, 0) for name, shown in COUNTED.items()}
 
 
 def masked(user: User) -> MaskedUser:
@@ -126,9 +122,8 @@ def masked(user: User) -> MaskedUser:
                       last_login_at=user.last_login_at, counts=counts_of(user.id))
 
 
-def recent_orders(user: User, limit: int = 20) -> list[Order]:
-    return list(db.session.scalars(select(Order).where(Order.user_id == user.id).order_by(Order.id.desc())
-                                   .limit(limit)))
+def recent_orders(user: User, limit: int = 20) -> list:
+    return orders.recent_of_user(user.id, limit)
 
 
 def unmasked_value(user: User, field: str) -> str:

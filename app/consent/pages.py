@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template_string
+from flask import Blueprint, render_template_string, url_for
 
 from app.core.chinatime import beijing_date
 
@@ -21,7 +21,8 @@ nav a{margin-right:1rem}</style></head><body>
 <nav><a href="{{ url_for('policy_pages.current_page') }}">现行版本</a>
 <a href="{{ url_for('policy_pages.archive_page') }}">历史版本</a>
 <a href="{{ url_for('policy_pages.processors_page') }}">第三方 SDK 与合作方</a>
-<a href="{{ url_for('policy_pages.ai_labels_page') }}">AI 生成内容标识</a></nav>
+<a href="{{ url_for('policy_pages.ai_labels_page') }}">AI 生成内容标识</a>
+<a href="{{ url_for('policy_pages.register_page') }}">个人信息处理活动登记</a></nav>
 {{ body|safe }}
 <hr><p class="meta">运营者：{{ operator.name }}，{{ operator.address }}，联系邮箱 {{ operator.email }}</p>
 </body></html>"""
@@ -36,7 +37,9 @@ def _version_body(version) -> str:
         '<p class="meta">版本 {{ v.id }} · 生效日期 {{ beijing_date(v.effective_at) }}'
         '{% if v.major %} · 重大变更{% endif %}'
         '{% if v.summary %} · 变更摘要：{{ v.summary }}{% endif %}</p>', v=version, beijing_date=beijing_date)
-    return meta + policy.render_html(version.text_md)
+    # The policy text links the SDK / processor list as "#" (the link target is this deployment's page).
+    html = policy.render_html(version.text_md).replace('href="#"', f'href="{url_for("policy_pages.processors_page")}"')
+    return meta + html
 
 
 @bp.get("/privacy")
@@ -78,3 +81,17 @@ def ai_labels_page():
     style); a standing notice beside the versioned policy, from ``policy_texts/aigc-labels.zh.md``."""
     text = (policy.POLICY_TEXTS / "aigc-labels.zh.md").read_text(encoding="utf-8")
     return _render("人工智能生成内容标识说明", policy.render_html(text))
+
+
+_REGISTER = """<h1>个人信息处理活动登记</h1>
+<p>我们处理个人信息的全部目的，包括依法无需征得同意的目的（政策第三节），以及各自的法律依据、信息种类、保存期限和受托方。
+受托方与第三方 SDK 的详细信息见<a href="{{ url_for('policy_pages.processors_page') }}">第三方 SDK 与合作方清单</a>。</p>
+<table><tr>{% for _, title in columns %}<th>{{ title }}</th>{% endfor %}</tr>
+{% for row in rows %}<tr>{% for key, _ in columns %}<td>{{ row[key] }}</td>{% endfor %}</tr>{% endfor %}</table>"""
+
+
+@bp.get("/privacy/register")
+def register_page():
+    from app.privacy.register import COLUMNS, register_rows
+
+    return _render("个人信息处理活动登记", render_template_string(_REGISTER, columns=COLUMNS, rows=register_rows()))

@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
 
 from app.accounts import phones, risk, sms
-from app.accounts.models import User
-from app.core import events
+from app.core import lifecycle
 from app.core.db import UTCDateTime, utcnow
 from app.core.errors import ApiError, Conflict, Forbidden, ValidationFailed
 from app.core.pagination import PageQuery, paginate
@@ -27,10 +27,14 @@ from . import policy
 from .models import AgeDeclaration, ConsentRecord, GuardianConsent, PolicyVersion
 from .purposes import AVATAR_STORAGE, FACE_PROCESSING, PURPOSES, SERVICE
 
+if TYPE_CHECKING:
+    from app.accounts.models import User
+
 log = logging.getLogger(__name__)
 
 GIVEN, WITHDRAWN = "given", "withdrawn"
 GUARDIAN_SMS_PURPOSE = "guardian"
+FACE_PURPOSES = (FACE_PROCESSING, AVATAR_STORAGE)  # a minor without a guardian's consent loses both
 
 
 class ConsentRequired(Forbidden):
@@ -112,7 +116,6 @@ def give(user: User, purposes: list[str], version_id: str, channel: str, client_
     for purpose in dict.fromkeys(purposes):
         db.session.add(ConsentRecord(user_id=user.id, purpose=purpose, action=GIVEN, policy_version_id=current.id,
                                      channel=channel, client_info=client_info))
-    db.session.commit()
 
 
 def withdraw(user: User, purpose: str, channel: str, client_info: dict) -> None:
@@ -126,11 +129,8 @@ def withdraw(user: User, purpose: str, channel: str, client_info: dict) -> None:
         return  # withdrawing what is not given changes nothing (and records nothing)
     db.session.add(ConsentRecord(user_id=user.id, purpose=purpose, action=WITHDRAWN,
                                  policy_version_id=policy.current().id, channel=channel, client_info=client_info))
-    events.consent_withdrawn.send(current_app._get_current_object(), user_id=user.id, purpose=purpose)
-    if purpose == FACE_PROCESSING:
-        events.face_data_deletion_required.send(current_app._get_current_object(), user_id=user.id,
-                                                reason="face_processing_consent_withdrawn")
-    db.session.commit()
+    # Every domain holding data for this purpose reacts, in this transaction (app.core.lifecycle).
+    lifecycle.consent_withdrawn(user.id, [purpose], reason=f"{purpose}_consent_withdrawn")
 
 
 def history(user_id: int, page: PageQuery) -> tuple[list[ConsentRecord], str | None]:
@@ -164,9 +164,7 @@ def declare_age(user: User, birth_year: int | None, adult_confirmed: bool) -> Ag
     db.session.flush()
     if is_minor(declaration) and active_guardian_consent(user.id) is None:
         # A child's face data may only be processed with a guardian's consent: stop and delete (§9).
-        events.face_data_deletion_required.send(current_app._get_current_object(), user_id=user.id,
-                                                reason="minor_without_guardian_consent")
-    db.session.commit()
+        lifecycle.consent_withdrawn(user.id, FACE_PURPOSES, reason="minor_without_guardian_consent")
     return declaration
 
 
@@ -175,7 +173,7 @@ def send_guardian_code(user: User, guardian_phone: str) -> int:
     phone_key = phones.phone_hash(guardian_phone)
     risk.limit_sms_send(phone_key, None)
     code, ttl = sms.issue_code(phone_key, GUARDIAN_SMS_PURPOSE)
-    db.session.commit()
+    db.session.commit()  # the code is stored before the SMS goes out (a message for a lost row is useless)
     sms.deliver(guardian_phone, code, ttl)
     return ttl
 
@@ -199,7 +197,6 @@ def record_guardian_consent(user: User, guardian_phone: str, code: str, relation
         db.session.add(ConsentRecord(user_id=user.id, purpose=purpose, action=GIVEN, policy_version_id=current.id,
                                      channel="guardian", client_info={"relation": relation},
                                      guardian_consent_id=consent.id))
-    db.session.commit()
     return consent
 
 
@@ -210,9 +207,7 @@ def withdraw_guardian_consent(user: User) -> bool:
     consent.withdrawn_at = utcnow()
     declaration = latest_age(user.id)
     if declaration is not None and is_minor(declaration):
-        events.face_data_deletion_required.send(current_app._get_current_object(), user_id=user.id,
-                                                reason="guardian_consent_withdrawn")
-    db.session.commit()
+        lifecycle.consent_withdrawn(user.id, FACE_PURPOSES, reason="guardian_consent_withdrawn")
     return True
 
 

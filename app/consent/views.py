@@ -10,6 +10,7 @@ from app.accounts.auth import login_required
 from app.core import chinatime
 from app.core.api import API_PREFIX, endpoint
 from app.core.pagination import InvalidCursor, PageQuery
+from app.core.transaction import transactional
 
 from . import policy, services
 from .models import PolicyVersion
@@ -114,6 +115,7 @@ def consent_state():
           tags=CONSENT_TAGS, errors=[services.ConsentRequired, (409, "stale_policy_version"),
                                      policy.PolicyUnavailable],
           description="Errors: stale_policy_version (409, read the current version first), consent_required.")
+@transactional
 def give_consent(body: ConsentIn):
     services.give(current_user, list(body.purposes), body.policy_version, CHANNEL, client_info(body.client))
 
@@ -126,6 +128,7 @@ PURPOSE_PATH = f"<any({', '.join(PURPOSES)}):purpose>"
 @endpoint("Withdraw consent for one purpose (effective at once)", status=204, auth=True, tags=CONSENT_TAGS,
           errors=[(400, "unknown_purpose"), (409, "required_purpose")],
           description="`service` cannot be withdrawn (409 required_purpose): cancel instead.")
+@transactional
 def withdraw_consent(purpose: str):
     services.withdraw(current_user, purpose, CHANNEL, {})
 
@@ -134,6 +137,7 @@ def withdraw_consent(purpose: str):
 @login_required
 @endpoint("Withdraw consent, with client information", body=WithdrawIn, status=204, auth=True,
           tags=CONSENT_TAGS, errors=[(400, "unknown_purpose"), (409, "required_purpose")])
+@transactional
 def withdraw_consent_with_client(purpose: str, body: WithdrawIn):
     services.withdraw(current_user, purpose, CHANNEL, client_info(body.client))
 
@@ -155,6 +159,7 @@ def consent_history(query: PageQuery):
 @login_required
 @endpoint("Declare my age (birth year, or 'I am 14 or older')", body=AgeIn, response=AgeOut, auth=True,
           tags=CONSENT_TAGS)
+@transactional
 def declare_age(body: AgeIn):
     declaration = services.declare_age(current_user, body.birth_year, body.adult_confirmed)
     return AgeOut(declared=True, minor=services.is_minor(declaration))
@@ -174,6 +179,7 @@ def guardian_code(body: GuardianCodeIn):
           response=GuardianOut, status=201, auth=True, tags=CONSENT_TAGS,
           errors=[sms.SmsCodeInvalid, sms.SmsCodeExpired, (409, "stale_policy_version"), (422, "guardian_phone_is_own"),
                   429, policy.PolicyUnavailable])
+@transactional
 def guardian_consent(body: GuardianConsentIn):
     consent = services.record_guardian_consent(current_user, body.phone, body.code, body.relation,
                                                list(body.purposes), body.policy_version)
@@ -184,5 +190,6 @@ def guardian_consent(body: GuardianConsentIn):
 @bp.delete("/me/guardian")
 @login_required
 @endpoint("Withdraw the guardian's consent", status=204, auth=True, tags=CONSENT_TAGS)
+@transactional
 def withdraw_guardian():
     services.withdraw_guardian_consent(current_user)

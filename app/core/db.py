@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, LargeBinary, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -29,6 +29,16 @@ class Base(DeclarativeBase):
 def utcnow() -> datetime:
     """Timezone-aware now in UTC: every stored time is UTC."""
     return datetime.now(UTC)
+
+
+class Sealed(TypeDecorator):
+    """A value sealed with app.core.crypto (AES-GCM under the key-encryption key): bytes in the database.
+
+    The type marks the column as encrypted, so key rotation and its tests can find every such column in
+    the metadata and check that each is registered (app.core.lifecycle.SealedColumn) with its purpose."""
+
+    impl = LargeBinary
+    cache_ok = True
 
 
 class UTCDateTime(TypeDecorator):

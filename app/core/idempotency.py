@@ -31,12 +31,12 @@ from datetime import datetime, timedelta
 
 from flask import Response, current_app, request
 from flask_login import current_user
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint, delete, select
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.crypto import open_text, seal_text
-from app.core.db import Base, UTCDateTime, utcnow
+from app.core.db import Base, Sealed, UTCDateTime, utcnow
 from app.core.errors import ApiError, BadRequest, Conflict, ValidationFailed, error_response
 from app.extensions import db
 
@@ -78,7 +78,7 @@ class IdempotencyKey(Base):
     status: Mapped[int | None] = mapped_column(Integer)
     content_type: Mapped[str | None] = mapped_column(String(100))
     # The answer may hold personal data (a ticket's text, an order): encrypted like the tables it came from.
-    body_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    body_ciphertext: Mapped[bytes | None] = mapped_column(Sealed())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False, index=True)
 
 
@@ -204,3 +204,12 @@ def purge_expired(now: datetime | None = None) -> int:
     cutoff = (now or utcnow()) - _ttl()
     result = db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at <= cutoff))
     return result.rowcount or 0
+
+
+def lifecycle():
+    """The kept responses' part of the lifecycle (app.core.lifecycle): the sealed column key rotation re-keys.
+    The rows go with the account (ON DELETE CASCADE) and after ``IDEMPOTENCY_KEY_TTL_S`` (the periodic sweep)."""
+    from app.core.lifecycle import Lifecycle, SealedColumn
+
+    return Lifecycle(domain="idempotency",
+                     sealed_columns=lambda: [SealedColumn(IdempotencyKey, "body_ciphertext", _PURPOSE)])

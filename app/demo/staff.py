@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import select
 
 from app.extensions import db
 from app.staff import manage
-from app.staff.models import StaffAccount
 from app.staff.permissions import Role
+from app.staff.services import find_by_username
 
 DEMO_STAFF_USERNAME = "demo-admin"
 
@@ -37,7 +36,7 @@ def ensure_demo_staff(app: Flask, instance_dir: Path) -> DemoStaff | None:
         return None
     password_file = instance_dir / "demo-staff.txt"
     with app.app_context():
-        exists = db.session.scalar(select(StaffAccount.id).where(StaffAccount.username == DEMO_STAFF_USERNAME))
+        exists = find_by_username(DEMO_STAFF_USERNAME)
         if exists is not None:
             password = password_file.read_text().strip() if password_file.exists() else None
             return DemoStaff(DEMO_STAFF_USERNAME, password, password_file)

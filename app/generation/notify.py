@@ -18,7 +18,6 @@ import logging
 from datetime import UTC, datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import select
 
 from app.extensions import db
 
@@ -27,7 +26,6 @@ from .models import GenerationJob, JobStatus
 log = logging.getLogger(__name__)
 
 SUBSCRIBE_SEND_PATH = "cgi-bin/message/subscribe/send"
-OPENID_PURPOSE = "wechat.openid"  # as sealed by app.accounts.services
 USER_REFUSED = 43101  # the user has not allowed this template (or used up the allowance)
 DEVELOPMENT_TEMPLATE = "job-done-template"
 CHINA_TIME = timezone(timedelta(hours=8), "CST")  # no daylight saving: a fixed offset is exact
@@ -72,13 +70,9 @@ def message_for(job: GenerationJob, openid: str, template: str) -> dict:
 
 
 def _openid(job: GenerationJob) -> str | None:
-    from app.accounts.models import WechatIdentity
-    from app.core.crypto import open_text
+    from app.accounts.services import openid_of
 
-    identity = db.session.scalar(select(WechatIdentity).where(
-        WechatIdentity.user_id == job.user_id, WechatIdentity.appid == current_app.config["WECHAT_APPID"])
-        .order_by(WechatIdentity.id.desc()).limit(1))
-    return open_text(identity.openid_ciphertext, OPENID_PURPOSE) if identity is not None else None
+    return openid_of(job.user_id, appid=current_app.config["WECHAT_APPID"])
 
 
 def job_finished(job: GenerationJob) -> str:

@@ -23,19 +23,23 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from redis.exceptions import RedisError
 from rq import Queue, Worker
 from sqlalchemy import func, select
 
-from app.accounts.models import User
+from app.accounts import services as accounts
 from app.core.db import utcnow
 from app.core.errors import RateLimited
 from app.core.jobs import GENERATION_QUEUE, redis_connection
 from app.extensions import db
 
 from .models import GenerationJob, JobStatus
+
+if TYPE_CHECKING:
+    from app.accounts.models import User
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +55,7 @@ def _queued(user_id: int | None = None):
 
 def lock_user(user_id: int) -> None:
     """Serialise one user's queue changes (PostgreSQL; SQLite serialises writers anyway)."""
-    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    accounts.lock_user(user_id)
 
 
 def check_queued_limit(user: User) -> None:

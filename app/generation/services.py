@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import select
 
-from app.accounts.models import User
 from app.core import events
 from app.core.db import utcnow
 from app.core.errors import ApiError, Conflict, NotFound
@@ -22,10 +22,12 @@ from app.core.jobs import enqueue_now, redis_connection, require_queue
 from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 from app.uploads import services as uploads
-from app.uploads.models import Upload, UploadStatus
 
 from . import queue
 from .models import FINISHED, GenerationJob, GenerationResult, JobStatus
+
+if TYPE_CHECKING:
+    from app.accounts.models import User
 
 log = logging.getLogger(__name__)
 
@@ -93,14 +95,7 @@ def create_job(user: User, style_id: str, upload_ids: list[str]) -> GenerationJo
     require_queue()
     queue.lock_user(user.id)  # one user's jobs are created and dispatched one at a time
     queue.check_queued_limit(user)
-    claimed = list(db.session.scalars(select(Upload).where(Upload.public_id.in_(set(upload_ids)),
-                                                           Upload.user_id == user.id).with_for_update()))
-    if len(claimed) != len(set(upload_ids)):
-        raise NotFound("No such upload.", code="upload_not_found")
-    not_ready = [u.public_id for u in claimed if u.status != UploadStatus.READY or u.claimed_by or u.deleted_at]
-    if not_ready:
-        raise Conflict("Some photos are not ready, or already used by another job.", code="upload_not_available",
-                       details={"uploads": not_ready})
+    claimed = uploads.lock_for_job(user.id, set(upload_ids))
     job = GenerationJob(user_id=user.id, style_id=spec.id, status=JobStatus.QUEUED, rq_job_id="")
     db.session.add(job)
     db.session.flush()
@@ -108,8 +103,7 @@ def create_job(user: User, style_id: str, upload_ids: list[str]) -> GenerationJo
     from app.orders.entitlements import consume_credit
 
     consume_credit(user.id, spec.kind, job.id)  # avatar and video cost a credit (402 payment_required)
-    for upload in claimed:
-        upload.claimed_by = job.public_id
+    uploads.claim(claimed, job.public_id)
     db.session.flush()
     queue.dispatch_next(user.id)  # into RQ now if no job of this user waits there, else at their next turn
     db.session.commit()
@@ -175,22 +169,20 @@ def finish(job: GenerationJob, status: str, code: str | None = None, message: st
     if status != JobStatus.SUCCEEDED:
         job.error_code, job.error_message = code, message
     delete_sources(job, reason=f"job_{status}")
+    duration_s = (max(0.0, (job.finished_at - job.started_at).total_seconds())
+                  if job.started_at is not None and job.finished_at is not None else None)
     events.generation_job_ended.send(current_app._get_current_object(), job_id=job.id, user_id=job.user_id,
-                                     status=status)
+                                     status=status, duration_s=duration_s)
 
 
 def delete_sources(job: GenerationJob, reason: str) -> int:
-    sources = list(db.session.scalars(select(Upload).where(Upload.claimed_by == job.public_id,
-                                                           Upload.deleted_at.is_(None))))
-    for upload in sources:
-        uploads.delete(upload, reason)
+    deleted = uploads.delete_sources_of_job(job.public_id, reason)
     job.sources_deleted_at = job.sources_deleted_at or utcnow()
-    return len(sources)
+    return deleted
 
 
-def sources_of(job: GenerationJob) -> list[Upload]:
-    return list(db.session.scalars(select(Upload).where(Upload.claimed_by == job.public_id)
-                                   .order_by(Upload.id)))
+def sources_of(job: GenerationJob) -> list:
+    return uploads.sources_of_job(job.public_id)
 
 
 def result_of(user: User, public_id: str) -> GenerationResult:
@@ -255,3 +247,19 @@ def user_ids_with_results_between(since, until) -> list[int]:
     return list(db.session.scalars(select(GenerationResult.user_id).distinct().where(
         GenerationResult.created_at <= until,
         (GenerationResult.deleted_at.is_(None)) | (GenerationResult.deleted_at >= since))))
+
+
+def hd_refs(subject: str, public_id: str) -> tuple[int, str, list[str]]:
+    """What an HD purchase of a ``result`` or ``job`` concerns (orders never sell one twice): the job's id and
+    public id, and the result's public id (a result) or the public ids of the job's live results (a job)."""
+    if subject == "result":
+        result = db.session.scalar(select(GenerationResult).where(GenerationResult.public_id == public_id))
+        return result.job_id, result.job.public_id, [result.public_id]
+    job = db.session.scalar(select(GenerationJob).where(GenerationJob.public_id == public_id))
+    return job.id, job.public_id, [r.public_id for r in job.results if r.deleted_at is None]
+
+
+def owns(user_id: int, subject: str, public_id: str) -> bool:
+    """Whether the user has this ``result`` or ``job`` (orders: what an HD purchase is for)."""
+    model = GenerationResult if subject == "result" else GenerationJob
+    return db.session.scalar(select(model.id).where(model.public_id == public_id, model.user_id == user_id)) is not None

@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from app.accounts.models import User
 from app.core.db import utcnow
 from app.core.errors import ApiError, Conflict, NotFound
 from app.extensions import db
@@ -25,6 +25,9 @@ from app.privacy.receipts import log_operation
 
 from . import services
 from .models import GenerationResult
+
+if TYPE_CHECKING:
+    from app.accounts.models import User
 
 _SHARE_SALT = "generation-result-share"
 SHARE_ACTION = "share"

@@ -15,18 +15,15 @@ from sqlalchemy.orm import Session
 
 from app.core import events
 from app.extensions import db
-from app.generation.models import GenerationJob
 
 from . import metrics
 
 _PENDING_KEY = "miaohua_pending_job_outcomes"
 
 
-def on_generation_job_ended(sender: Any, job_id: int, user_id: int, status: str, **_: Any) -> None:
-    job = db.session.get(GenerationJob, job_id)
-    duration = None
-    if job is not None and job.started_at is not None and job.finished_at is not None:
-        duration = max(0.0, (job.finished_at - job.started_at).total_seconds())
+def on_generation_job_ended(sender: Any, job_id: int, user_id: int, status: str, duration_s: float | None = None,
+                            **_: Any) -> None:
+    duration = duration_s
     label = str(status) if str(status) in metrics.JOB_STATUSES else "other"
     db.session().info.setdefault(_PENDING_KEY, []).append((label, duration))
 

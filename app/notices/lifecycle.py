@@ -1,25 +1,31 @@
-"""The notices domain's part of a person's data lifecycle: what they were told goes into their export, and
-their deliveries go with their account (the notice itself keeps only counts)."""
+"""The notices domain's part of a person's data lifecycle (app.core.lifecycle): what they were told is in
+"what we hold" and their export, and their deliveries go with their account (the notice itself keeps only
+counts, so what was announced stays provable without the people)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
-from app.core import events
 from app.core.chinatime import format_beijing
+from app.core.lifecycle import ExportArchive, Holding, Lifecycle, Processing, ts
 from app.extensions import db
 
 from .models import Notice, NoticeDelivery
+
+RETENTION = "until the account is cancelled"
+
+
+def holdings(user_id: int) -> list[Holding]:
+    count = db.session.scalar(select(func.count()).select_from(NoticeDelivery)
+                              .where(NoticeDelivery.user_id == user_id)) or 0
+    return [Holding("notices", count, RETENTION)]
 
 
 def notices_of(user_id: int) -> list[dict[str, Any]]:
     """Export (``notices.json``): every notice recorded for the user, what it said, and when and how each
     channel told them (UTC instants, plus the Beijing time it was recorded for reading)."""
-    from app.privacy.export import ts
-
     rows = db.session.execute(select(NoticeDelivery, Notice).join(Notice).where(NoticeDelivery.user_id == user_id)
                               .order_by(NoticeDelivery.id)).tuples()
     return [{
@@ -31,14 +37,23 @@ def notices_of(user_id: int) -> list[dict[str, Any]]:
     } for delivery, notice in rows]
 
 
-def erase_user(user_id: int) -> int:
-    """Delete the user's deliveries (cancellation); in the caller's transaction."""
+def export(user_id: int, archive: ExportArchive) -> None:
+    notices = notices_of(user_id)
+    archive.add_json("notices.json", "notices", {"notices": notices}, records=len(notices))
+
+
+def erase_user(user_id: int, reason: str = "account_cancelled") -> int:
+    """Delete the user's deliveries (cancellation), in the caller's transaction, before the account row goes
+    (ON DELETE CASCADE would too; deleting them here keeps the erase explicit and countable)."""
     return db.session.execute(delete(NoticeDelivery).where(NoticeDelivery.user_id == user_id)).rowcount
 
 
-def _on_account_cancelled(sender: Flask, user_id: int, **_: Any) -> None:
-    erase_user(user_id)
-
-
-def connect() -> None:
-    events.account_cancelled.connect(_on_account_cancelled, weak=False)
+def lifecycle() -> Lifecycle:
+    return Lifecycle(
+        domain="notices", holdings=holdings, export=export, erase=erase_user, erase_order=40,
+        processing=(Processing("向您发送通知（个人信息安全事件、合并或转让、停止运营等）",
+                               "履行法定义务（《个人信息保护法》第二十二条、第五十七条）",
+                               "通知内容与送达记录（是否已读、微信与短信的发送结果）；发送时使用微信 openid 或手机号，"
+                               "不另行保存",
+                               "直至您注销账号",
+                               "微信订阅消息（深圳市腾讯计算机系统有限公司）；短信服务商"),))

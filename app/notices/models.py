@@ -1,7 +1,8 @@
 """A notice (what staff wrote and whom it concerns) and its deliveries (who was told, through what, when).
 
-A delivery belongs to its user: cancelling the account deletes it (``lifecycle.erase_user``, and ON DELETE
-CASCADE). The notice keeps its counts, so what was announced stays provable without the people.
+A delivery belongs to its user: cancelling the account deletes it (``lifecycle.erase_user``, through the
+lifecycle registry; ON DELETE CASCADE too). The notice keeps its counts, so what was announced stays
+provable without the people.
 Each channel column moves ``NULL → sending → <outcome>``; ``sending`` is committed *before* the call, so a
 worker that dies mid-call leaves ``sending``, which the next run marks ``unknown`` instead of calling again.
 """
@@ -17,7 +18,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import UTCDateTime, utcnow
 from app.extensions import db
-from app.staff import models as _staff_models  # noqa: F401 - staff_accounts, referenced below
 
 
 class NoticeKind(enum.StrEnum):

@@ -241,10 +241,11 @@ def inbox(user_id: int, page) -> tuple[list[tuple[NoticeDelivery, Notice]], str 
 
 
 def mark_read(user_id: int, public_id: str) -> NoticeDelivery:
+    """The request boundary commits (``app.core.transaction``)."""
     delivery = db.session.scalar(select(NoticeDelivery).join(Notice).where(
         NoticeDelivery.user_id == user_id, Notice.public_id == public_id))
     if delivery is None:
         raise NoticeNotFound()
     delivery.read_at = delivery.read_at or utcnow()
-    db.session.commit()
+    db.session.flush()
     return delivery

@@ -8,6 +8,7 @@ from flask_login import current_user
 from app.accounts.auth import login_required
 from app.core.api import API_PREFIX, endpoint
 from app.core.pagination import InvalidCursor, PageQuery
+from app.core.transaction import transactional
 
 from . import services
 from .schemas import MyNoticeOut, MyNoticesOut, my_notice_out
@@ -29,6 +30,7 @@ def my_notices(query: PageQuery):
 @login_required
 @endpoint("Mark one of my notices read", response=MyNoticeOut, auth=True, tags=TAGS, errors=[(404, "notice_not_found")],
           description="Errors: notice_not_found.")
+@transactional
 def mark_read(notice_id: str):
     delivery = services.mark_read(current_user.id, notice_id)
     return my_notice_out(delivery, delivery.notice)

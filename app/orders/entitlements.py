@@ -69,3 +69,11 @@ def credits_left(user_id: int) -> dict[str, int]:
                                                           Entitlement.revoked_at.is_(None))):
         left[e.credit_kind] = left.get(e.credit_kind, 0) + e.credits_total - e.credits_used
     return left
+
+
+def paid_job_ids(job_ids: set[int]) -> set[int]:
+    """Of these generation jobs, those paid with a credit that was not returned (the export's videos)."""
+    if not job_ids:
+        return set()
+    return set(db.session.scalars(select(CreditUse.job_id).where(CreditUse.job_id.in_(job_ids),
+                                                                 CreditUse.returned_at.is_(None))))

@@ -7,7 +7,7 @@ from app.core import events
 from . import entitlements
 
 
-def _return_credit(sender, job_id: int, user_id: int, status: str) -> None:
+def _return_credit(sender, job_id: int, user_id: int, status: str, **_) -> None:
     if status != "succeeded":
         entitlements.return_credit(job_id)
 

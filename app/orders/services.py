@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import select
 
-from app.accounts.models import User
-from app.core.crypto import lookup_hash, open_text
+from app.accounts import services as accounts
+from app.core.crypto import lookup_hash
 from app.core.db import utcnow
 from app.core.errors import ApiError, Conflict, NotFound, ServiceUnavailable
 from app.core.pagination import PageQuery, paginate
@@ -27,6 +28,9 @@ from app.extensions import db
 from . import wechatpay
 from .models import TRANSITIONS, Entitlement, Order, OrderEvent, OrderStatus, Refund
 from .products import PRODUCTS, Product
+
+if TYPE_CHECKING:
+    from app.accounts.models import User
 
 log = logging.getLogger(__name__)
 
@@ -55,22 +59,19 @@ def transition(order: Order, to_status: str, cause: str) -> None:
     order.status = to_status
 
 
-def payer_openid(user: User) -> str:
-    identity = next(iter(user.wechat_identities), None)
-    if identity is None:
+def payer_openid(user_id: int) -> str:
+    openid = accounts.openid_of(user_id)
+    if openid is None:
         raise InvalidOrder("Pay from the mini-program (a WeChat login is needed).", code="wechat_login_required")
-    return open_text(identity.openid_ciphertext, "wechat.openid")
+    return openid
 
 
 def _check_subject(user: User, product: Product, subject_id: str | None) -> None:
-    from app.generation.models import GenerationJob, GenerationResult
+    from app.generation.services import owns
 
     if product.subject is None:
         return
-    model = GenerationResult if product.subject == "result" else GenerationJob
-    found = subject_id and db.session.scalar(select(model.id).where(model.public_id == subject_id,
-                                                                    model.user_id == user.id))
-    if not found:
+    if not (subject_id and owns(user.id, product.subject, subject_id)):
         raise NotFound(f"No such {product.subject}.", code=f"{product.subject}_not_found")
     if product.grants in ("hd_result", "hd_job") and _owns_hd(user, product.subject, subject_id):
         raise Conflict("You already have the HD download of this; there is nothing more to buy.",
@@ -80,18 +81,16 @@ def _check_subject(user: User, product: Product, subject_id: str | None) -> None
 def _owns_hd(user: User, subject: str, subject_id: str) -> bool:
     """Never sell the same HD download twice: a result covered by its job's purchase or by the credit that paid
     for the job, or a job whose every result is already the user's."""
-    from app.generation.models import GenerationJob, GenerationResult
+    from app.generation.services import hd_refs
 
     from .entitlements import has_hd
 
+    job_id, job_public_id, result_ids = hd_refs(subject, subject_id)
     if subject == "result":
-        result = db.session.scalar(select(GenerationResult).where(GenerationResult.public_id == subject_id))
-        return has_hd(user.id, result.public_id, result.job.public_id, job_id=result.job_id)
-    job = db.session.scalar(select(GenerationJob).where(GenerationJob.public_id == subject_id))
-    results = [r for r in job.results if r.deleted_at is None]
-    if has_hd(user.id, "", job.public_id, job_id=job.id):
+        return has_hd(user.id, result_ids[0], job_public_id, job_id=job_id)
+    if has_hd(user.id, "", job_public_id, job_id=job_id):
         return True
-    return bool(results) and all(has_hd(user.id, r.public_id, job.public_id) for r in results)
+    return bool(result_ids) and all(has_hd(user.id, result_id, job_public_id) for result_id in result_ids)
 
 
 def create_order(user: User, product_id: str, subject_id: str | None) -> tuple[Order, dict]:
@@ -99,7 +98,7 @@ def create_order(user: User, product_id: str, subject_id: str | None) -> tuple[O
     if product is None:
         raise InvalidOrder("No such product.", code="unknown_product")
     _check_subject(user, product, subject_id)
-    openid = payer_openid(user)
+    openid = payer_openid(user.id)
     order = Order(out_trade_no=new_order_number(), user_id=user.id, product_id=product.id,
                   subject_id=subject_id, amount_fen=product.price_fen,
                   payer_openid_hash=lookup_hash(openid, "wechat.openid"),
@@ -120,7 +119,7 @@ def prepay(order: Order, openid: str | None = None) -> dict:
         raise Conflict("This order expired; start a new one.", code="order_expired")
     if not order.prepay_id or not order.prepay_expires_at or order.prepay_expires_at - PREPAY_RENEW_MARGIN <= now:
         product = PRODUCTS[order.product_id]
-        openid = openid or payer_openid(db.session.get(User, order.user_id))
+        openid = openid or payer_openid(order.user_id)
         try:
             answer = wechatpay.call("pay", description=product.name, out_trade_no=order.out_trade_no,
                                     amount={"total": order.amount_fen, "currency": order.currency},
@@ -359,3 +358,13 @@ def user_ids_with_orders_between(since, until) -> list[int]:
     orders of cancelled accounts have no user any more (notices)."""
     return list(db.session.scalars(select(Order.user_id).distinct().where(
         Order.created_at <= until, Order.user_id.is_not(None))))
+
+
+def owner_of(out_trade_no: str) -> int | None:
+    """The user id of the order with this number (None: no such order, or its account is gone)."""
+    return db.session.scalar(select(Order.user_id).where(Order.out_trade_no == out_trade_no))
+
+
+def recent_of_user(user_id: int, limit: int = 20) -> list[Order]:
+    return list(db.session.scalars(select(Order).where(Order.user_id == user_id).order_by(Order.id.desc())
+                                   .limit(limit)))

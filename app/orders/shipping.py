@@ -25,12 +25,11 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from app.accounts.models import User
 from app.core.db import utcnow
 from app.extensions import db
 
@@ -38,6 +37,9 @@ from . import wechatpay
 from .models import Order
 from .products import PRODUCTS
 from .services import InvalidOrder, payer_openid, rfc3339
+
+if TYPE_CHECKING:
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +155,7 @@ def upload_one(order_id: int) -> str:
         else {"order_number_type": 1, "mchid": wechatpay.merchant().mchid, "out_trade_no": order.out_trade_no},
         "logistics_type": 3, "delivery_mode": 1,
         "shipping_list": [{"item_desc": PRODUCTS[order.product_id].name}],
-        "upload_time": rfc3339(utcnow()), "payer": {"openid": payer_openid(db.session.get(User, order.user_id))},
+        "upload_time": rfc3339(utcnow()), "payer": {"openid": payer_openid(order.user_id)},
     }
     mini_program_client().upload_shipping_info(body)
     order.shipping_uploaded_at = utcnow()

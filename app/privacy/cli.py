@@ -48,7 +48,7 @@ def _counts(counts: dict) -> str:
 
 @bp.cli.command("retention")
 @click.option("--dry-run", is_flag=True, help="Show the table and what is due now; change nothing.")
-@click.option("--only", "only", multiple=True, type=click.Choice(retention.CLASS_ORDER), help="Only these classes")
+@click.option("--only", "only", multiple=True, help="Only these classes (the names --dry-run lists)")
 @_batch_size_option
 def retention_command(dry_run: bool, only: tuple[str, ...], batch_size: int | None) -> None:
     """Enforce the retention table now (the privacy.retention periodic job does it daily)."""
@@ -60,6 +60,9 @@ def retention_command(dry_run: bool, only: tuple[str, ...], batch_size: int | No
             click.echo(f"{row['class']:20s} {row['period']:>12s}  {row['action']:9s}  due={shown}"
                        f"  ({row['what']}; from {row['clock']}; {row['enforced_by']})")
         return
+    unknown = sorted(set(only) - set(retention.registered_classes()))
+    if unknown:
+        raise click.BadParameter(f"unknown retention classes: {', '.join(unknown)}", param_hint="--only")
     counts = retention.run_retention(batch_size=_batch_size(batch_size), classes=only or None)
     click.echo(_counts(counts))
 

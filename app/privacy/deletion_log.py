@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app.core import lifecycle
 from app.core.db import UTCDateTime, utcnow
 from app.core.objects import StoredObject
 from app.core.storage import object_store
@@ -101,37 +101,6 @@ def _transaction_over(session: Session, *args: Any) -> None:
 
 # --- writing ------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ReceiptTarget:
-    """What a receipt of one kind deleted: a table and how its subject id names rows there."""
-
-    table: str
-    key: str = "public_id"  # public_id: the receipt's subject is the row's public id; user: the user's
-    action: str = DESTROY
-    anonymise_first: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (table, columns) of the user, before
-
-
-ORDER_PSEUDONYM_COLUMNS = ("user_id", "payer_openid_hash", "prepay_id")
-
-RECEIPT_TARGETS: dict[str, ReceiptTarget] = {
-    "portrait_upload": ReceiptTarget("uploads"),
-    "result_image": ReceiptTarget("generation_results"),
-    "avatar": ReceiptTarget("generation_results"),
-    "export_archive": ReceiptTarget("data_exports"),
-    "data_export": ReceiptTarget("data_exports"),
-    "operation_logs": ReceiptTarget("operation_logs", key="user", action=DELETE),
-    "devices": ReceiptTarget("devices", key="user", action=DELETE),
-    # Cancellation: orders stay pseudonymised, then the user row goes (the database cascades the rest).
-    "account": ReceiptTarget("users", action=DELETE,
-                             anonymise_first=(("orders", ("user_id", "payer_openid_hash")),)),
-}
-
-
-def register_receipt_kind(data_kind: str, target: ReceiptTarget) -> None:
-    """For domains that write receipts of a new kind: say what replaying it must delete."""
-    RECEIPT_TARGETS[data_kind] = target
-
-
 def _object_columns(table: Table) -> list:
     return [column for column in table.c
             if any(fk.column.table.name == OBJECTS_TABLE and fk.column.name == "id" for fk in column.foreign_keys)]
@@ -154,12 +123,12 @@ def log_receipt(receipt: Any) -> None:
     kind, subject = receipt.data_kind, receipt.subject_id
     _copy_after_commit()
     common = {"data_kind": kind, "reason": receipt.reason, "deleted_at": receipt.deleted_at or utcnow()}
-    target = RECEIPT_TARGETS.get(kind)
+    target = lifecycle.receipt_kinds().get(kind)  # each domain says what its receipts' deletions removed
     if target is None:
         log.warning("receipt kind without a replay target", extra={"data_kind": kind})
         db.session.add(DeletionLogEntry(table_name=None, public_id=subject, action=DELETE, **common))
         return
-    for table_name, columns in target.anonymise_first:
+    for table_name, columns in (lifecycle.kept_pseudonymised() if target.pseudonymise_first else ()):
         db.session.add(DeletionLogEntry(table_name=table_name, user_public_id=subject, action=ANONYMISE,
                                         columns=",".join(columns), **common))
     if target.key == "user":

@@ -18,12 +18,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from app.accounts.auth import login_required
-from app.accounts.models import User
+from app.accounts.services import public_id_of
 from app.core import objects
 from app.core.api import API_PREFIX, endpoint
 from app.core.db import utcnow
 from app.core.errors import NotFound
 from app.core.pagination import InvalidCursor, PageOut, PageQuery
+from app.core.transaction import transactional
 from app.extensions import db
 from app.privacy.receipts import log_operation
 
@@ -31,7 +32,6 @@ from . import export as service
 from .export_models import DataExport
 
 bp = Blueprint("privacy_export", __name__, url_prefix=API_PREFIX)
-bp.record_once(lambda _state: service.connect())  # account cancellation shreds the archives
 TAGS = ("privacy",)
 DOWNLOAD_SALT = "privacy-export-download"
 
@@ -62,8 +62,7 @@ def export_out(export: DataExport) -> ExportOut:
     now = utcnow()
     url = link_expires = None
     if service.is_downloadable(export, now):
-        owner = db.session.get(User, export.user_id)
-        token = download_serializer().dumps([export.public_id, owner.public_id])
+        token = download_serializer().dumps([export.public_id, public_id_of(export.user_id)])
         url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for("privacy_export.download_export",
                                                                           token=token)
         link_expires = min(now + timedelta(seconds=current_app.config["EXPORT_DOWNLOAD_URL_TTL_S"]),
@@ -81,6 +80,7 @@ def export_out(export: DataExport) -> ExportOut:
           status=202, auth=True, tags=TAGS, errors=[429], idempotent=True,
           description="One export per day (429 rate_limited with details.retry_after; a failed export does not "
                       "count). Poll GET /me/exports/{id} until state is ready, then follow download_url.")
+@transactional
 def request_export():
     return export_out(service.request_export(current_user._get_current_object()))
 
@@ -112,9 +112,8 @@ def download_export(token: str):
             token, max_age=current_app.config["EXPORT_DOWNLOAD_URL_TTL_S"])
     except (BadSignature, ValueError, TypeError) as exc:
         raise NotFound() from exc
-    export = db.session.scalar(select(DataExport).join(User, User.id == DataExport.user_id)
-                               .where(DataExport.public_id == export_public_id, User.public_id == user_public_id))
-    if export is None or not service.is_downloadable(export):
+    export = db.session.scalar(select(DataExport).where(DataExport.public_id == export_public_id))
+    if export is None or public_id_of(export.user_id) != user_public_id or not service.is_downloadable(export):
         raise NotFound()
     data = objects.read(export.archive)
     log_operation(export.user_id, "download_export", "export", export.public_id)

@@ -2,12 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import UTCDateTime, utcnow
+from app.core.db import Sealed, UTCDateTime, utcnow
 from app.extensions import db
-from app.staff import models as _staff_models  # noqa: F401 - staff_accounts, referenced below
 
 
 class DeletionReceipt(db.Model):
@@ -60,7 +59,7 @@ class DeletionRequest(db.Model):
     ticket_ref: Mapped[str | None] = mapped_column(String(32), default=None)  # the support ticket's public id
     # Free text typed by staff (how the identity was checked, what the person asked): may name people,
     # so it is sealed like every other personal field and only opened for the privacy officer.
-    note_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    note_ciphertext: Mapped[bytes | None] = mapped_column(Sealed(), default=None)
     rejected_reason: Mapped[str | None] = mapped_column(String(200), default=None)
     # Who queued, then who answered it (the audit log has the full story; NULL if the account is deleted).
     handled_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id", ondelete="SET NULL"),

@@ -1,45 +1,37 @@
 """User rights (§8): what we hold, deleting categories, cancelling the account.
 
-Cancellation removes the person: every session is revoked at once, queued and running jobs are
-cancelled, uploads, results and exports are destroyed (files and data keys), and the user row is
-deleted — which cascades to identities, devices, sessions, consents, logs. Orders and refunds stay,
-as the law requires, pseudonymised: no user, no openid hash. Receipts stay without a user. The same
-WeChat user logging in later gets a fresh account, because the WeChat identity is gone.
+Everything here goes through the lifecycle registry (app.core.lifecycle): each domain says what it holds,
+which categories a user may delete, and erases its own data. Cancellation removes the person: every
+session is revoked at once, queued and running jobs are cancelled, uploads, results and exports are
+destroyed (files and data keys), and the user row is deleted — which cascades to identities, devices,
+sessions, consents, logs. Orders and refunds stay, as the law requires, pseudonymised: no user, no
+openid hash, no prepay id. Receipts stay without a user. The same WeChat user logging in later gets a
+fresh account, because the WeChat identity is gone.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select
 
-from app.accounts import phones, sessions, sms
-from app.accounts.models import Device, LoginSession, SmsCode, User, WechatIdentity
-from app.consent.models import ConsentRecord
-from app.core import chinatime, events, objects
+from app.accounts import phones, sms
+from app.core import chinatime, events, lifecycle
 from app.core.crypto import open_text, seal_text
 from app.core.db import utcnow
 from app.core.errors import ApiError, Conflict, NotFound, ValidationFailed
+from app.core.lifecycle import Holding
 from app.core.pagination import PageQuery, paginate
 from app.extensions import db
-from app.generation import services as generation
-from app.generation.models import FINISHED, GenerationJob, GenerationResult
-from app.orders.models import Order
-from app.support.models import Ticket
-from app.uploads import services as uploads
-from app.uploads.models import Upload
 
-from .models import DeletionReceipt, DeletionRequest, OperationLog
-from .receipts import write_receipt
+from .models import DeletionRequest
 
 log = logging.getLogger(__name__)
 
 CANCEL_SMS_PURPOSE = "cancel"
-AUTOMATED_CATEGORIES = ("results", "avatar", "uploads", "operation_logs", "devices")
 
 
 class ConfirmationRequired(ApiError):
@@ -48,39 +40,12 @@ class ConfirmationRequired(ApiError):
 
 # --- what we hold --------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Category:
-    name: str
-    count: int
-    retention: str
+Category = Holding  # the name the views and tests know
 
 
-def holdings(user: User) -> list[Category]:
-    def count(model, *where) -> int:
-        return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
-
-    uid = user.id
-    live = LoginSession.revoked_at.is_(None)
-    return [
-        Category("profile", 1, "until you cancel the account"),
-        Category("phone", int(user.has_phone), "until you cancel the account (encrypted; shown masked)"),
-        Category("wechat_identities", count(WechatIdentity, WechatIdentity.user_id == uid),
-                 "until you cancel the account (openid encrypted)"),
-        Category("devices", count(Device, Device.user_id == uid), "until you cancel or delete them"),
-        Category("sessions", count(LoginSession, LoginSession.user_id == uid, live),
-                 f"{current_app.config['SESSION_TTL_DAYS']} days, or until revoked"),
-        Category("consents", count(ConsentRecord, ConsentRecord.user_id == uid), "the history of your choices"),
-        Category("uploads", count(Upload, Upload.user_id == uid, Upload.deleted_at.is_(None)),
-                 "deleted when the job that used them ends, or after 30 minutes unused"),
-        Category("jobs", count(GenerationJob, GenerationJob.user_id == uid), "90 days"),
-        Category("results", count(GenerationResult, GenerationResult.user_id == uid,
-                                  GenerationResult.deleted_at.is_(None)), "90 days"),
-        Category("orders", count(Order, Order.user_id == uid), "3 years (law), pseudonymised after cancellation"),
-        Category("operation_logs", count(OperationLog, OperationLog.user_id == uid), "180 days"),
-        Category("deletion_receipts", count(DeletionReceipt, DeletionReceipt.user_id == uid), "3 years"),
-        Category("support_tickets", count(Ticket, Ticket.user_id == uid),
-                 f"{current_app.config['RETENTION']['support_tickets']['days']} days after closing (encrypted)"),
-    ]
+def holdings(user) -> list[Holding]:
+    """Every domain's rows of "what we hold", through the lifecycle registry."""
+    return lifecycle.holdings(user.id)
 
 
 # --- deleting categories -------------------------------------------------------------------------
@@ -92,15 +57,21 @@ def due_date(start=None):
     return chinatime.add_working_days_at_the_latest(start or utcnow(), days)
 
 
-def _check_categories(categories: list[str]) -> None:
-    unknown = sorted(set(categories) - set(AUTOMATED_CATEGORIES))
+def categories() -> dict:
+    """The categories a user may delete on their own: each domain names its own (``Lifecycle.categories``)."""
+    return {name: delete for lc in lifecycle.registered() for name, delete in lc.categories.items()}
+
+
+def _check_categories(categories_asked: list[str]) -> None:
+    unknown = sorted(set(categories_asked) - set(categories()))
     if unknown:
         raise ValidationFailed(details={"fields": [{"field": "categories", "location": "body", "type": "unknown",
                                                     "message": f"unknown categories: {', '.join(unknown)}; "
                                                                "to delete everything, cancel the account"}]})
 
 
-def request_deletion(user: User, categories: list[str], channel: str = "miniprogram") -> DeletionRequest:
+def request_deletion(user, categories: list[str], channel: str = "miniprogram") -> DeletionRequest:
+    """Delete the categories at once and record the request; the request boundary commits."""
     _check_categories(categories)
     from app.core.ratelimit import Rule, enforce  # per user and day, like exports (issue #15)
 
@@ -113,40 +84,15 @@ def request_deletion(user: User, categories: list[str], channel: str = "miniprog
     for category in sorted(set(categories)):
         _delete_category(user, category)
     request.status, request.completed_at = "completed", utcnow()
-    db.session.commit()
+    db.session.flush()
     return request
 
 
-def _delete_category(user: User, category: str) -> None:
-    reason = f"user_request:{category}"
-    if category == "uploads":
-        uploads.delete_all_of_user(user.id, reason)
-    elif category in ("results", "avatar"):
-        query = select(GenerationResult).where(GenerationResult.user_id == user.id,
-                                               GenerationResult.deleted_at.is_(None))
-        if category == "avatar":
-            avatar_styles = [s.id for s in generation.catalogue() if s.kind == "avatar"]
-            query = query.join(GenerationJob).where(GenerationJob.style_id.in_(avatar_styles))
-        for result in db.session.scalars(query):
-            destroy_result(result, reason)
-    elif category == "operation_logs":
-        db.session.execute(delete(OperationLog).where(OperationLog.user_id == user.id))
-        write_receipt(user.id, "operation_logs", user.public_id, reason)
-    elif category == "devices":
-        db.session.execute(update(LoginSession).where(LoginSession.user_id == user.id).values(device_id=None))
-        db.session.execute(delete(Device).where(Device.user_id == user.id))
-        write_receipt(user.id, "devices", user.public_id, reason)
+def _delete_category(user, category: str) -> None:
+    categories()[category](user.id, f"user_request:{category}")
 
 
-def destroy_result(result: GenerationResult, reason: str) -> None:
-    for stored in (result.original, result.preview):
-        if stored is not None and stored.destroyed_at is None:
-            objects.destroy(stored)
-    result.deleted_at = result.deleted_at or utcnow()
-    write_receipt(result.user_id, "result_image", result.public_id, reason)
-
-
-def list_requests(user: User, page: PageQuery) -> tuple[list[DeletionRequest], str | None]:
+def list_requests(user, page: PageQuery) -> tuple[list[DeletionRequest], str | None]:
     """Newest first, one page (see ``app.core.pagination``)."""
     return paginate(select(DeletionRequest).where(DeletionRequest.user_id == user.id), page,
                     DeletionRequest.id.desc())
@@ -154,26 +100,26 @@ def list_requests(user: User, page: PageQuery) -> tuple[list[DeletionRequest], s
 
 # --- cancellation ---------------------------------------------------------------------------------
 
-def send_cancellation_code(user: User) -> int:
+def send_cancellation_code(user) -> int:
     phone = _phone_of(user)
     phone_key = phones.phone_hash(phone)
     from app.accounts import risk
 
     risk.limit_sms_send(phone_key, None)
     code, ttl = sms.issue_code(phone_key, CANCEL_SMS_PURPOSE)
-    db.session.commit()
+    db.session.commit()  # the code is stored before the SMS goes out (a message for a lost row is useless)
     sms.deliver(phone, code, ttl)
     return ttl
 
 
-def _phone_of(user: User) -> str:
+def _phone_of(user) -> str:
     if user.phone_ciphertext is None:
         raise ConfirmationRequired("Bind a phone number first, or ask customer service to cancel the account.",
                                    code="phone_binding_required")
     return phones.open_phone(user.phone_ciphertext)
 
 
-def confirm_and_cancel(user: User, code: str) -> None:
+def confirm_and_cancel(user, code: str) -> None:
     phone_key = phones.phone_hash(_phone_of(user))
     from app.accounts import risk
 
@@ -182,27 +128,15 @@ def confirm_and_cancel(user: User, code: str) -> None:
     cancel_account(user, reason="user_request")
 
 
-def cancel_account(user: User, reason: str) -> None:
-    """Everything at once, in one transaction (support calls this too, with its own reason)."""
-    user_id, public_id = user.id, user.public_id
-    sessions.revoke_all(user_id, sessions.RevokeReason.USER_REVOKED)
-    for job in db.session.scalars(select(GenerationJob).where(GenerationJob.user_id == user_id,
-                                                              GenerationJob.status.not_in(FINISHED))):
-        generation.cancel(job, commit=False)
-    uploads.delete_all_of_user(user_id, f"account_cancelled:{reason}")
-    for result in db.session.scalars(select(GenerationResult).where(GenerationResult.user_id == user_id,
-                                                                    GenerationResult.deleted_at.is_(None))):
-        destroy_result(result, f"account_cancelled:{reason}")
+def cancel_account(user, reason: str) -> None:
+    """Everything at once, in one transaction (support calls this too, with its own reason): every domain
+    erases its part through the lifecycle registry, the account row last.
+
+    Commits itself, unlike other services: the account is gone, so the session is emptied (every object
+    of the user's would be stale) and the caller starts over from ids."""
+    user_id = user.id
     events.account_cancelled.send(current_app._get_current_object(), user_id=user_id)
-    # Kept by law, without a link to the person.
-    db.session.execute(update(Order).where(Order.user_id == user_id).values(user_id=None, payer_openid_hash=None))
-    if user.phone_hash:
-        db.session.execute(delete(SmsCode).where(SmsCode.phone_hash == user.phone_hash))
-    write_receipt(None, "account", public_id, f"account_cancelled:{reason}")
-    db.session.flush()
-    db.session.execute(update(DeletionReceipt).where(DeletionReceipt.user_id == user_id).values(user_id=None))
-    # The database cascades: identities, devices, sessions, consents, uploads, jobs, results, logs.
-    db.session.execute(delete(User).where(User.id == user_id))
+    lifecycle.erase(user_id, reason)
     db.session.commit()
     db.session.expunge_all()
     log.info("account cancelled", extra={"reason": reason})
@@ -237,7 +171,7 @@ def _invalid(field: str, message: str) -> ValidationFailed:
                                                  "message": message}]})
 
 
-def queue_request(user: User, kind: str, categories: list[str], channel: str, *, note: str | None,
+def queue_request(user, kind: str, categories: list[str], channel: str, *, note: str | None,
                   ticket_ref: str | None, staff_id: int) -> DeletionRequest:
     """Record a request received outside the mini-program; the caller commits (with its audit entry)."""
     if kind not in REQUEST_KINDS:
@@ -315,7 +249,7 @@ def queue_counts(now: datetime | None = None) -> dict[str, int]:
 
 
 def process_request(request: DeletionRequest, staff_id: int) -> DeletionRequest:
-    """Execute a pending request the way the automated path would, and commit (with the caller's audit entry).
+    """Execute a pending request the way the automated path would; the staff boundary commits (with the audit entry).
 
     A cancellation deletes the user row and empties the session (``cancel_account``): the request is
     read again afterwards. A request whose account was cancelled meanwhile has nothing left to
@@ -324,15 +258,15 @@ def process_request(request: DeletionRequest, staff_id: int) -> DeletionRequest:
     if request.status != "pending":
         raise RightsRequestNotPending(details={"status": request.status})
     request_id = request.id
-    user = db.session.get(User, request.user_id) if request.user_id else None
+    from app.accounts.services import get_user
+
+    user = get_user(request.user_id) if request.user_id else None
     request.status, request.completed_at, request.handled_by_staff_id = "completed", utcnow(), staff_id
     if user is not None and request.kind == "cancellation":
         cancel_account(user, reason="support_request")  # commits, and expunges everything
-    else:
-        if user is not None:
-            for category in request.categories.split(","):
-                _delete_category(user, category)
-        db.session.commit()
+    elif user is not None:
+        for category in request.categories.split(","):
+            _delete_category(user, category)
     return db.session.get(DeletionRequest, request_id)
 
 
@@ -342,5 +276,4 @@ def reject_request(request: DeletionRequest, staff_id: int, reason: str) -> Dele
         raise RightsRequestNotPending(details={"status": request.status})
     request.status, request.rejected_reason = "rejected", reason[:200]
     request.completed_at, request.handled_by_staff_id = utcnow(), staff_id
-    db.session.commit()
     return request

@@ -24,19 +24,18 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, Table, or_, select, true
 
-from app.core import objects
+from app.core import lifecycle, objects
 from app.core.objects import StoredObject
 from app.extensions import db
 
 from . import deletion_log
-from .deletion_log import ORDER_PSEUDONYM_COLUMNS
 from .retention import anonymise_in_batches, batches, count_where, delete_in_batches, in_batch
 
 log = logging.getLogger(__name__)
 
 REASON = "service_shutdown"
 UNLINKED_PERSONAL_TABLES = ("sms_codes", "risk_flags")  # phone hashes, device hashes: no user_id
-NEVER_TOUCHED = ("deletion_log", "stored_objects", "users", "orders")
+NEVER_TOUCHED = ("deletion_log", "stored_objects", "users")  # and the rows domains keep pseudonymised
 
 
 class ConfirmationMismatch(Exception):
@@ -59,16 +58,19 @@ def _fk_rule(fk) -> str:
 def plan() -> list[Step]:
     tables = db.metadata.tables
     users = tables["users"]
-    stored, orders = tables["stored_objects"], tables["orders"]
+    stored = tables["stored_objects"]
     steps = [
         Step("stored_objects", "destroy", or_(stored.c.wrapped_key.is_not(None), stored.c.destroyed_at.is_(None)),
              note="files deleted, data keys dropped"),
-        Step("orders", "anonymise", or_(*(orders.c[name].is_not(None) for name in ORDER_PSEUDONYM_COLUMNS)),
-             ORDER_PSEUDONYM_COLUMNS, note="rows kept (transaction records), pseudonymised"),
     ]
+    kept = lifecycle.kept_pseudonymised()  # e.g. orders, kept by law (each domain registers what it keeps)
+    for name, columns in kept:
+        steps.append(Step(name, "anonymise", or_(*(tables[name].c[column].is_not(None) for column in columns)),
+                          columns, note="rows kept (transaction records), pseudonymised"))
+    never_touched = {*NEVER_TOUCHED, *(name for name, _ in kept)}
     to_empty: dict[str, list[ColumnElement[bool]]] = {}
     for table in db.metadata.sorted_tables:
-        if table.name in NEVER_TOUCHED:
+        if table.name in never_touched:
             continue
         for fk in sorted(table.foreign_keys, key=lambda fk: fk.parent.name):
             if fk.column.table is not users:
@@ -86,7 +88,7 @@ def plan() -> list[Step]:
     while grown:
         grown = False
         for table in db.metadata.sorted_tables:
-            if table.name in to_empty or table.name in NEVER_TOUCHED:
+            if table.name in to_empty or table.name in never_touched:
                 continue
             for fk in table.foreign_keys:
                 if fk.column.table.name in to_empty and _fk_rule(fk) not in ("CASCADE", "SET NULL"):

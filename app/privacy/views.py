@@ -11,6 +11,7 @@ from app.accounts.auth import login_required
 from app.core import chinatime
 from app.core.api import API_PREFIX, endpoint
 from app.core.pagination import InvalidCursor, PageOut, PageQuery
+from app.core.transaction import transactional
 
 from . import rights
 from .receipts import operations_of, receipts_of
@@ -130,6 +131,7 @@ def my_data():
 @endpoint("Delete categories of my data now (§8(2))", body=DeletionRequestIn, response=DeletionRequestOut,
           status=201, auth=True, tags=("privacy",), errors=[422, (429, "rate_limited"), (503, "calendar_out_of_range")],
           idempotent=True)
+@transactional
 def create_deletion_request(body: DeletionRequestIn):
     return request_out(rights.request_deletion(current_user, list(body.categories)))
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String, event
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.db import UTCDateTime, utcnow
+from app.core.db import Sealed, UTCDateTime, utcnow
 from app.extensions import db
 from app.staff.permissions import split_roles
 
@@ -30,8 +30,8 @@ class StaffAccount(db.Model):
     username: Mapped[str] = mapped_column(String(32), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     roles: Mapped[str] = mapped_column(String(200), default="")  # comma-separated Role values
-    totp_secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
-    totp_pending_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    totp_secret_ciphertext: Mapped[bytes | None] = mapped_column(Sealed(), default=None)
+    totp_pending_ciphertext: Mapped[bytes | None] = mapped_column(Sealed(), default=None)
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # The last TOTP time step accepted: a code is never accepted twice (replay).
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger, default=None)

@@ -217,3 +217,17 @@ def confirm_totp(staff: StaffAccount, code: str) -> None:
     staff.totp_enabled_at = utcnow()
     staff.totp_last_step = step
     audit.record("staff.totp_enrolled", "staff", staff.username)
+
+
+def find_by_username(username: str) -> StaffAccount | None:
+    """The staff account of this username (normalised), or None — for other domains (ticket assignment)."""
+    return db.session.scalar(select(StaffAccount).where(StaffAccount.username == normalise_username(username)))
+
+
+def usernames_of(ids) -> dict[int, str]:
+    """Staff id → username, for the ids given (None ignored)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(db.session.execute(select(StaffAccount.id, StaffAccount.username)
+                                   .where(StaffAccount.id.in_(wanted))).tuples().all())

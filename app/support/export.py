@@ -15,7 +15,7 @@ from .models import Ticket
 
 def tickets_of(user_id: int) -> list[dict[str, Any]]:
     """Every ticket with its whole thread; staff messages name no staff member (as in the app)."""
-    from app.privacy.export import ts
+    from app.core.lifecycle import ts
 
     tickets = db.session.scalars(select(Ticket).where(Ticket.user_id == user_id).order_by(Ticket.id)
                                  .options(selectinload(Ticket.messages), selectinload(Ticket.order),

@@ -16,12 +16,11 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, false
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.db import UTCDateTime, utcnow
+from app.core.db import Sealed, UTCDateTime, utcnow
 from app.extensions import db
-from app.staff import models as _staff_models  # noqa: F401 - staff_accounts, referenced below
 
 SUBJECT_PURPOSE = "support.ticket_subject"
 BODY_PURPOSE = "support.message_body"
@@ -72,7 +71,7 @@ class Ticket(db.Model):
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=_public_id)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     category: Mapped[str] = mapped_column(String(24))
-    subject_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    subject_ciphertext: Mapped[bytes] = mapped_column(Sealed())
     status: Mapped[str] = mapped_column(String(16), default=TicketStatus.OPEN)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True,
                                                  default=None)
@@ -108,7 +107,7 @@ class TicketMessage(db.Model):
     author_kind: Mapped[str] = mapped_column(String(8))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id", ondelete="SET NULL"),
                                                  default=None)  # who answered
-    body_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    body_ciphertext: Mapped[bytes] = mapped_column(Sealed())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")

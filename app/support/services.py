@@ -13,13 +13,13 @@ into an impossible state; the check constraints on the table back this up.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
-from app.accounts.models import User
-from app.accounts.services import check_text_is_safe
+from app.accounts.services import check_text_is_safe, lock_user
 from app.core import ratelimit
 from app.core.crypto import open_text, seal_text
 from app.core.db import utcnow
@@ -28,11 +28,14 @@ from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 from app.generation import services as generation
 from app.orders import services as orders
-from app.staff.models import StaffAccount
 from app.staff.permissions import Permission, permissions_for
-from app.staff.services import normalise_username
+from app.staff.services import find_by_username
 
 from .models import BODY_PURPOSE, SUBJECT_PURPOSE, AuthorKind, Ticket, TicketMessage, TicketStatus
+
+if TYPE_CHECKING:
+    from app.accounts.models import User
+    from app.staff.models import StaffAccount
 
 # Defaults for settings the deployment may override in the Flask config.
 
@@ -75,6 +78,19 @@ def get_own(user: User, public_id: str) -> Ticket:
     if ticket is None:
         raise TicketNotFound()
     return ticket
+
+
+def active_counts() -> dict[str, int]:
+    """How many tickets wait for staff (``open``) and for the user (``waiting_user``): the dashboard."""
+    rows = db.session.execute(select(Ticket.status, func.count()).where(
+        Ticket.status.in_((TicketStatus.OPEN, TicketStatus.WAITING_USER))).group_by(Ticket.status)).all()
+    counts = {str(status): n for status, n in rows}
+    return {"open": counts.get(TicketStatus.OPEN, 0), "waiting_user": counts.get(TicketStatus.WAITING_USER, 0)}
+
+
+def find(public_id: str) -> Ticket | None:
+    """The ticket with this public id, if any (other domains: a rights request received through a ticket)."""
+    return db.session.scalar(select(Ticket).where(Ticket.public_id == public_id))
 
 
 def get_any(public_id: str) -> Ticket:
@@ -169,7 +185,7 @@ def create_ticket(user: User, *, category: str, subject: str, body: str, order_n
     check_text_is_safe(user, subject, field="subject")
     check_text_is_safe(user, body, field="body")
     # Serialise this user's ticket creations (PostgreSQL) so two at once cannot both pass the limit.
-    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    lock_user(user.id)
     _check_open_limit(user)
     now = utcnow()
     ticket = Ticket(user_id=user.id, category=category, subject_ciphertext=seal_text(subject, SUBJECT_PURPOSE),
@@ -235,7 +251,7 @@ def resolve_assignee(username: str | None) -> StaffAccount | None:
     """The account a ticket may be assigned to (None: unassign): active, and allowed to answer tickets."""
     if username is None:
         return None
-    staff = db.session.scalar(select(StaffAccount).where(StaffAccount.username == normalise_username(username)))
+    staff = find_by_username(username)
     if staff is None or staff.is_disabled or Permission.TICKETS_WRITE not in permissions_for(staff.role_list):
         raise AssigneeInvalid(details={"fields": [{"field": "username", "location": "body", "type": "assignee_invalid",
                                                    "message": "no active staff account with tickets.write"}]})

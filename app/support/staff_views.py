@@ -1,7 +1,8 @@
 """Support tickets, the staff side (``/admin/api/tickets``).
 
 The list is for triage and shows no personal data in clear: the subject and the user's phone are
-masked, no message bodies. Opening a ticket shows the thread and is audit-logged (``ticket.view``), as
+masked, no message bodies; each list read is audit-logged (``ticket.list``: the filters and the tickets
+shown). Opening a ticket shows the thread and is audit-logged (``ticket.view``), as
 is every change (``ticket.reply``, ``ticket.status``, ``ticket.assign``); each entry is written in the
 same transaction as the change it records. A linked order is shown with its number, amount and status,
 so finance can refund it through the orders admin API.
@@ -21,7 +22,6 @@ from app.staff import audit
 from app.staff.auth import STAFF_API_PREFIX, current_staff, staff_required
 from app.staff.manage import get_staff
 from app.staff.masking import mask_text
-from app.staff.models import StaffAccount
 from app.staff.permissions import Permission
 
 from . import services
@@ -46,11 +46,9 @@ ERRORS = [401, 403, 404]
 
 
 def _usernames(ids: Iterable[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return dict(db.session.execute(select(StaffAccount.id, StaffAccount.username)
-                                   .where(StaffAccount.id.in_(wanted))).tuples().all())
+    from app.staff.services import usernames_of
+
+    return usernames_of(ids)
 
 
 def _message_counts(tickets: list[Ticket]) -> dict[int, int]:
@@ -84,8 +82,8 @@ def ticket_out(ticket: Ticket) -> StaffTicketOut:
 
 @bp.get("/tickets")
 @staff_required(Permission.TICKETS_READ)
-@endpoint("Tickets, newest first (masked: no message bodies)", query=StaffTicketQuery, response=StaffTicketListOut,
-          tags=TAGS, errors=[*ERRORS, InvalidCursor],
+@endpoint("Tickets, newest first (masked: no message bodies; audit-logged: ticket.list)", query=StaffTicketQuery,
+          response=StaffTicketListOut, tags=TAGS, errors=[*ERRORS, InvalidCursor],
           description="assigned: me | none | <username>; paged (next_cursor). Errors: staff_not_found.")
 def list_tickets(query: StaffTicketQuery):
     assigned_to, unassigned = None, False
@@ -100,6 +98,10 @@ def list_tickets(query: StaffTicketQuery):
     names = _usernames(t.assigned_staff_id for t in tickets)
     counts = _message_counts(tickets)
     out = [summary_out(t, mask_text(services.subject_of(t)) or "", names, counts.get(t.id, 0)) for t in tickets]
+    # The list shows who wrote (masked phone, user id) and about which order: a read of personal data too.
+    audit.record("ticket.list", "ticket", None,
+                 details={"status": query.status, "category": query.category, "assigned": query.assigned,
+                          "cursor": query.cursor, "count": len(tickets), "tickets": [t.public_id for t in tickets]})
     return StaffTicketListOut(tickets=out, next_cursor=next_cursor)
 
 

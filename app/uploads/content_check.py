@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import TYPE_CHECKING
 
 from flask import current_app, has_request_context, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -17,13 +18,14 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
 
-from app.accounts.models import User
-from app.core.crypto import open_text
 from app.core.errors import ApiError, NotFound
 from app.core.wechat import WeChatError, WeChatUnavailable, mini_program_client
 from app.extensions import db
 
 from .models import Upload
+
+if TYPE_CHECKING:
+    from app.accounts.models import User
 
 log = logging.getLogger(__name__)
 _MEDIA_SALT = "upload-media-for-content-check"
@@ -67,11 +69,12 @@ def upload_for_media_token(token: str) -> str:
 
 def start(upload: Upload, user: User | None) -> None:
     """Ask WeChat to check the photo; on failure the upload stays pending and the sweep retries."""
-    identity = next(iter(user.wechat_identities), None) if user else None
-    if identity is None:
+    from app.accounts.services import openid_of
+
+    openid = openid_of(user.id) if user else None
+    if openid is None:
         log.warning("content check needs a WeChat openid; left to the review timeout policy")
         return
-    openid = open_text(identity.openid_ciphertext, "wechat.openid")
     try:
         answer = mini_program_client().check_media_async(media_url(upload), openid)
     except (WeChatError, WeChatUnavailable, RedisError) as exc:  # Redis: the shared access token is out of reach

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 import math
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import func, select
 
-from app.accounts.models import User
+from app.accounts.services import get_user, lock_user
 from app.core import objects, ratelimit
 from app.core.db import utcnow
 from app.core.errors import ApiError, NotFound, PayloadTooLarge, RateLimited, ValidationFailed
@@ -24,6 +25,9 @@ from app.privacy.receipts import write_receipt
 
 from . import content_check, images
 from .models import Upload, UploadStatus
+
+if TYPE_CHECKING:
+    from app.accounts.models import User
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +98,7 @@ def check_limits(user: User) -> None:
 
 def _check_unclaimed(user: User, *, lock: bool) -> None:
     if lock:  # PostgreSQL: the user row serialises this count with the insert that follows (SQLite: writers are)
-        db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+        lock_user(user.id)
     cap = current_app.config["UPLOAD_MAX_UNCLAIMED_PER_USER"]
     live, oldest = db.session.execute(select(func.count(Upload.id), func.min(Upload.created_at)).where(
         Upload.user_id == user.id, Upload.deleted_at.is_(None), Upload.claimed_by.is_(None))).one()
@@ -171,7 +175,7 @@ def sweep(now=None) -> dict[str, int]:
                 delete(upload, "content_check_timeout", status=UploadStatus.REJECTED)
         elif upload.review_trace_id is None:
             counts["review_restarted"] += 1
-            content_check.start(upload, db.session.get(User, upload.user_id))
+            content_check.start(upload, get_user(upload.user_id))
     unclaimed_deadline = now - timedelta(seconds=config["UPLOAD_UNCLAIMED_TTL_S"])
     stale = db.session.scalars(select(Upload).where(Upload.deleted_at.is_(None), Upload.claimed_by.is_(None),
                                                     Upload.created_at <= unclaimed_deadline))
@@ -188,3 +192,53 @@ def user_ids_with_uploads_between(since, until) -> list[int]:
     """Users who had an upload stored at some moment in [since, until] (notices: who an incident concerns)."""
     return list(db.session.scalars(select(Upload.user_id).distinct().where(
         Upload.created_at <= until, (Upload.deleted_at.is_(None)) | (Upload.deleted_at >= since))))
+
+
+# --- for generation: the photos a job claims and uses (generation never touches the uploads table) -----
+
+def lock_for_job(user_id: int, upload_ids: set[str]) -> list[Upload]:
+    """The user's uploads named, locked for the claim; raises when one is missing or not available."""
+    claimed = list(db.session.scalars(select(Upload).where(Upload.public_id.in_(upload_ids),
+                                                           Upload.user_id == user_id).with_for_update()))
+    if len(claimed) != len(upload_ids):
+        raise NotFound("No such upload.", code="upload_not_found")
+    not_ready = [u.public_id for u in claimed if u.status != UploadStatus.READY or u.claimed_by or u.deleted_at]
+    if not_ready:
+        from app.core.errors import Conflict
+
+        raise Conflict("Some photos are not ready, or already used by another job.", code="upload_not_available",
+                       details={"uploads": not_ready})
+    return claimed
+
+
+def claim(uploads: list[Upload], job_public_id: str) -> None:
+    for upload in uploads:
+        upload.claimed_by = job_public_id
+
+
+def sources_of_job(job_public_id: str) -> list[Upload]:
+    return list(db.session.scalars(select(Upload).where(Upload.claimed_by == job_public_id).order_by(Upload.id)))
+
+
+def delete_sources_of_job(job_public_id: str, reason: str) -> int:
+    sources = list(db.session.scalars(select(Upload).where(Upload.claimed_by == job_public_id,
+                                                           Upload.deleted_at.is_(None))))
+    for upload in sources:
+        delete(upload, reason)
+    return len(sources)
+
+
+def live_source_exists(job_public_id):
+    """SQL condition: a photo claimed by the job (``job_public_id`` is a column) is not deleted yet."""
+    from sqlalchemy import exists
+
+    return exists().where(Upload.claimed_by == job_public_id, Upload.deleted_at.is_(None))
+
+
+def sources_by_job(user_id: int) -> dict[str, list[str]]:
+    """Job public id → the public ids of the user's photos it claimed (the export's jobs.json)."""
+    sources: dict[str, list[str]] = {}
+    for public_id, claimed_by in db.session.execute(select(Upload.public_id, Upload.claimed_by).where(
+            Upload.user_id == user_id, Upload.claimed_by.is_not(None)).order_by(Upload.id)):
+        sources.setdefault(claimed_by, []).append(public_id)
+    return sources

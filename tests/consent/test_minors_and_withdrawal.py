@@ -5,22 +5,23 @@ from contextlib import contextmanager
 from sqlalchemy import select
 
 from app.consent.models import ConsentRecord, GuardianConsent
-from app.core import events
+from app.core import lifecycle
 from tests.accounts.conftest import sms_code
 
 
 @contextmanager
-def captured(signal):
+def withdrawals():
+    """What a domain registered in the lifecycle registry is told when consent goes (every domain is)."""
     calls = []
 
-    def receiver(sender, **kwargs):
-        calls.append(kwargs)
+    def react(user_id, purpose, reason):
+        calls.append({"user_id": user_id, "purpose": purpose, "reason": reason})
 
-    signal.connect(receiver)
+    lifecycle.register(lifecycle.Lifecycle("test_spy", on_consent_withdrawn=react))
     try:
         yield calls
     finally:
-        signal.disconnect(receiver)
+        lifecycle.unregister("test_spy")
 
 
 def upload(user):
@@ -31,19 +32,18 @@ def test_withdrawing_face_processing_stops_uploads_and_orders_face_data_deleted(
     user.accept("face_processing")
     user.call("POST", "/api/v1/me/age", json={"adult_confirmed": True})
     assert upload(user).status_code == 200
-    with captured(events.consent_withdrawn) as withdrawn, captured(events.face_data_deletion_required) as deletions:
+    with withdrawals() as withdrawn:
         assert user.call("DELETE", "/api/v1/me/consents/face_processing").status_code == 204
     assert [w["purpose"] for w in withdrawn] == ["face_processing"]
-    assert deletions[0]["reason"] == "face_processing_consent_withdrawn"
-    assert deletions[0]["user_id"] == withdrawn[0]["user_id"]
+    assert withdrawn[0]["reason"] == "face_processing_consent_withdrawn"
     assert upload(user).get_json()["error"]["code"] == "consent_required"
 
 
-def test_withdrawing_avatar_storage_is_announced_to_the_avatar_domain(user):
+def test_withdrawing_avatar_storage_reaches_every_registered_domain(user):
     user.accept("avatar_storage")
-    with captured(events.consent_withdrawn) as withdrawn:
+    with withdrawals() as withdrawn:
         user.call("POST", "/api/v1/me/consents/avatar_storage/withdraw", json={"client": {"app_version": "1.2"}})
-    assert withdrawn[0]["purpose"] == "avatar_storage"
+    assert [(w["purpose"], w["reason"]) for w in withdrawn] == [("avatar_storage", "avatar_storage_consent_withdrawn")]
 
 
 def test_withdrawing_twice_records_once(user, gdb):
@@ -55,10 +55,11 @@ def test_withdrawing_twice_records_once(user, gdb):
 
 def test_under_14_is_blocked_until_a_guardian_consents_and_again_after_withdrawal(user, guarded_app):
     user.accept("face_processing")
-    with captured(events.face_data_deletion_required) as deletions:
+    with withdrawals() as deletions:
         minor = user.call("POST", "/api/v1/me/age", json={"birth_year": 2016}).get_json()["data"]
     assert minor == {"declared": True, "minor": True}
-    assert deletions[0]["reason"] == "minor_without_guardian_consent"
+    assert [(d["purpose"], d["reason"]) for d in deletions] == [
+        ("face_processing", "minor_without_guardian_consent"), ("avatar_storage", "minor_without_guardian_consent")]
     refused = upload(user)
     assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "guardian_consent_required"
 
@@ -79,7 +80,7 @@ def test_under_14_is_blocked_until_a_guardian_consents_and_again_after_withdrawa
     state = user.get("/api/v1/me/consents").get_json()["data"]
     assert state["guardian"]["relation"] == "parent" and state["age"]["minor"] is True
 
-    with captured(events.face_data_deletion_required) as deletions:
+    with withdrawals() as deletions:
         assert user.call("DELETE", "/api/v1/me/guardian").status_code == 204
     assert deletions[0]["reason"] == "guardian_consent_withdrawn"
     assert upload(user).get_json()["error"]["code"] == "guardian_consent_required"
@@ -89,7 +90,7 @@ def test_an_age_corrected_to_under_14_later_stops_processing(user):
     user.accept("face_processing")
     user.call("POST", "/api/v1/me/age", json={"birth_year": 1990})
     assert upload(user).status_code == 200
-    with captured(events.face_data_deletion_required) as deletions:
+    with withdrawals() as deletions:
         user.call("POST", "/api/v1/me/age", json={"birth_year": 2015})
     assert deletions and deletions[0]["reason"] == "minor_without_guardian_consent"
     assert upload(user).get_json()["error"]["code"] == "guardian_consent_required"

@@ -81,3 +81,24 @@ def test_an_effective_date_means_00_00_beijing_time_and_is_shown_as_the_beijing_
     assert "生效日期 2026-10-08" in client.get("/privacy/versions/2026-10-08").get_data(as_text=True)
     listed = client.get("/api/v1/policy/versions").get_json()["data"]["versions"]
     assert {v["id"]: v["effective_date"] for v in listed}["2026-10-08"] == "2026-10-08"
+
+
+def test_the_processing_register_lists_every_purpose_with_and_without_consent(client):
+    page = client.get("/privacy/register")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    for header in ("处理目的", "法律依据", "个人信息种类", "保存期限", "受托方 / 第三方"):
+        assert f"<th>{header}</th>" in html, header
+    for purpose in ("注册、登录与账号管理", "风险控制与账号安全", "安全日志", "工作人员访问审计日志",
+                    "下单、支付与退款；订单依法保存", "生成图片、视频与数字分身", "保存数字分身", "客服及争议处理"):
+        assert f"<td>{purpose}</td>" in html, purpose
+    assert "无需同意（见政策第三节）" in html and "《电子商务法》第三十一条" in html
+    assert "财付通支付科技有限公司" in html  # the processors
+    assert 'href="/privacy/processors"' in html
+
+
+def test_the_policy_links_its_sdk_list_to_the_processors_page(client):
+    html = client.get("/privacy").get_data(as_text=True)
+    assert 'href="#"' not in html
+    assert '<a href="/privacy/processors" rel="noopener noreferrer">点击此处</a>' in html
+    assert 'href="/privacy/register"' in html  # the register sits beside the policy pages

@@ -4,7 +4,6 @@ import time
 
 from sqlalchemy import select
 
-from app.accounts.models import User
 from app.orders.models import Entitlement, Order, OrderEvent, Refund
 from tests.generation.conftest import run_generation_queue, start_job, upload_ids
 from tests.generation.test_jobs import Scripted
@@ -101,7 +100,7 @@ def test_a_payment_that_races_the_close_is_refunded_automatically(uploader, app,
 
         merchant = wechatpay.merchant()
         order = db.session.scalar(select(Order))
-        payer = services.payer_openid(db.session.get(User, order.user_id))
+        payer = services.payer_openid(order.user_id)
         services.apply_paid_transaction({"out_trade_no": order_no, "mchid": merchant.mchid, "appid": merchant.appid,
                                          "amount": {"total": order.amount_fen, "currency": "CNY"},
                                          "payer": {"openid": payer}, "trade_state": "SUCCESS",

@@ -107,6 +107,7 @@ def assert_deleted(ids: dict) -> None:
     assert count(WechatIdentity) == 0
     bob_order = db.session.get(Order, ids["bob_order"])
     assert bob_order.user_id is None and bob_order.payer_openid_hash is None
+    assert bob_order.prepay_id is None  # every WeChat reference, after a replay too (orders' kept_pseudonymised)
 
 
 def test_every_deletion_path_writes_ids_only_to_the_log(app_ctx):

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import User
-from app.core import events, objects
+from app.core import objects
 from app.core.db import utcnow
 from app.core.jobs import enqueue_now
 from app.core.objects import StoredObject
@@ -232,6 +232,10 @@ def test_export_holds_exactly_my_data_and_nothing_of_anyone_else(alice, bob, app
         assert f"`{name}`" in readme
     assert "源照片不在副本中" in readme and "source photos are not in this copy" in readme
     assert "{{" not in readme and "7 天" in readme
+    # The processing register (policy §3) is in the README: purposes with and without consent.
+    assert "个人信息处理活动登记" in readme
+    for purpose in ("风险控制与账号安全", "工作人员访问审计日志", "下单、支付与退款；订单依法保存", "保存数字分身"):
+        assert f"| {purpose} |" in readme, purpose
     for doc_name, doc in docs.items():
         if doc_name != "manifest.json":
             assert doc["schema"].endswith("/1")
@@ -440,12 +444,14 @@ def test_the_sweep_fails_exports_whose_job_was_lost(uploader, app, dbx):
     assert dbx.count(StoredObject, StoredObject.kind == "export_archive") == 0
 
 
-def test_account_cancellation_shreds_the_archive(uploader, app, dbx):
+def test_account_cancellation_shreds_the_archive(uploader, app, dbx, client):
+    from tests.accounts.conftest import sms_code
+
     export = request_and_build(uploader, app)
     row = dbx.one(select(DataExport).where(DataExport.public_id == export["id"]))
-    with app.app_context():
-        events.account_cancelled.send(app, user_id=row.user_id)
-        db.session.commit()
+    assert uploader.call("POST", "/api/v1/me/cancellation/code").status_code == 202
+    done = uploader.call("POST", "/api/v1/me/cancellation", json={"code": sms_code(client, "13811112222")})
+    assert done.status_code == 204
     assert dbx.one(select(StoredObject).where(StoredObject.id == row.object_id)).wrapped_key is None
     assert dbx.count(DeletionReceipt, DeletionReceipt.reason == "account_cancelled") == 1
 

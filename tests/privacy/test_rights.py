@@ -96,6 +96,7 @@ def test_cancelling_the_account_leaves_no_personal_data(uploader, sample_jpeg, a
     assert leftovers == []
     order = dbx.one(select(Order))
     assert order.out_trade_no == ids["order"] and order.user_id is None and order.payer_openid_hash is None
+    assert order.prepay_id is None and order.prepay_expires_at is None  # no WeChat reference to the person
     assert order.status == "fulfilled"  # the transaction record stays, with no link to a person
     assert dbx.count(StoredObject, StoredObject.wrapped_key.is_not(None)) == 0  # every file crypto-shredded
     assert dbx.count(DeletionReceipt, DeletionReceipt.user_id.is_not(None)) == 0

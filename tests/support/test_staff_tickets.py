@@ -55,7 +55,11 @@ def test_a_dispute_from_question_to_closing(app, alice, support, dbx):
     assert row["user"]["phone"] == "138****2222" and row["message_count"] == 1 and "messages" not in row
     assert row["order"] == {"order_no": order_no, "product": "hd_result", "amount_fen": 1990, "refunded_fen": 0,
                             "status": "fulfilled"}
-    assert entries(dbx, "ticket.view") == []  # the list reveals nothing, so it is not a personal-data read
+    assert entries(dbx, "ticket.view") == []  # no thread was opened
+    [listed] = entries(dbx, "ticket.list")  # but the list itself (masked phones, orders) is an audited read
+    assert (listed.staff_username, listed.target_type, listed.target_id) == ("sam", "ticket", None)
+    assert listed.details["tickets"] == [ticket["id"]] and listed.details["count"] == 1
+    assert listed.request_id and "13811112222" not in json.dumps(listed.details)
 
     # Opening the thread is a read of personal data: audit-logged, without the content.
     thread = data(support.get(f"{ADMIN_TICKETS}/{ticket['id']}"))
