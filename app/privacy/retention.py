@@ -29,6 +29,7 @@ from sqlalchemy.orm import selectinload
 
 from app.core import objects
 from app.core.db import utcnow
+from app.core.i18n import N_
 from app.extensions import db
 
 from . import deletion_log
@@ -180,29 +181,29 @@ def _orders_without_user_due(cutoff: datetime) -> ColumnElement[bool]:
 
 
 CLASSES: dict[str, RetentionClass] = {c.name: c for c in (
-    RetentionClass("results", "generated images and videos (both stored objects)", "creation", "delete",
+    RetentionClass("results", N_("generated images and videos (both stored objects)"), "creation", "delete",
                    _results_due, "generation_results"),
-    RetentionClass("generation_jobs", "finished generation jobs whose results and sources are gone", "finish",
+    RetentionClass("generation_jobs", N_("finished generation jobs whose results and sources are gone"), "finish",
                    "delete", _jobs_due, "generation_jobs"),
-    RetentionClass("deleted_uploads", "records of deleted portrait uploads (the photo is already gone)",
+    RetentionClass("deleted_uploads", N_("records of deleted portrait uploads (the photo is already gone)"),
                    "deletion", "delete", _deleted_uploads_due, "uploads"),
-    RetentionClass("operation_logs", "operation logs (generated, downloaded, shared)", "the action", "delete",
+    RetentionClass("operation_logs", N_("operation logs (generated, downloaded, shared)"), "the action", "delete",
                    _created_before("operation_logs"), "operation_logs"),
-    RetentionClass("login_sessions", "revoked or expired login sessions", "expiry or revocation", "delete",
+    RetentionClass("login_sessions", N_("revoked or expired login sessions"), "expiry or revocation", "delete",
                    _sessions_due, "login_sessions"),
-    RetentionClass("sms_codes", "SMS verification codes (hashed)", "sending", "delete",
+    RetentionClass("sms_codes", N_("SMS verification codes (hashed)"), "sending", "delete",
                    _created_before("sms_codes"), "sms_codes"),
-    RetentionClass("exports", "data export archives (file and key)", "the archive being ready (EXPORT_TTL_DAYS)",
+    RetentionClass("exports", N_("data export archives (file and key)"), "the archive being ready (EXPORT_TTL_DAYS)",
                    "delete", None, None),
-    RetentionClass("orders_without_user", "orders whose account is gone", "creation", "anonymise",
+    RetentionClass("orders_without_user", N_("orders whose account is gone"), "creation", "anonymise",
                    _orders_without_user_due, "orders", columns=ORDER_PSEUDONYM_COLUMNS),
-    RetentionClass("orders", "orders with their events, refunds, entitlements (transaction records)",
+    RetentionClass("orders", N_("orders with their events, refunds, entitlements (transaction records)"),
                    "creation", "delete", _orders_due, "orders"),
-    RetentionClass("support_tickets", "closed support tickets with their messages", "closing", "delete",
+    RetentionClass("support_tickets", N_("closed support tickets with their messages"), "closing", "delete",
                    _tickets_due, "support_tickets"),
-    RetentionClass("deletion_receipts", "deletion receipts", "the deletion", "delete",
+    RetentionClass("deletion_receipts", N_("deletion receipts"), "the deletion", "delete",
                    _created_before("deletion_receipts", "deleted_at"), "deletion_receipts"),
-    RetentionClass("deletion_log", "the deletion log (ids only; must outlive the oldest restorable backup)",
+    RetentionClass("deletion_log", N_("the deletion log (ids only; must outlive the oldest restorable backup)"),
                    "the deletion", "delete", _created_before("deletion_log", "deleted_at"), "deletion_log",
                    log_deletions=False),
 )}
@@ -211,7 +212,7 @@ CLASSES: dict[str, RetentionClass] = {c.name: c for c in (
 def retention_table(config: Any = None) -> list[dict[str, Any]]:
     """The effective table (README "Retention"), with the unclaimed-upload rule swept by uploads.sweep."""
     config = config or current_app.config
-    rows = [{"class": "unclaimed_uploads", "what": "portrait uploads no job claimed",
+    rows = [{"class": "unclaimed_uploads", "what": N_("portrait uploads no job claimed"),
              "period": f"{config['UPLOAD_UNCLAIMED_TTL_S']} s", "clock": "upload", "action": "delete",
              "enforced_by": "uploads.sweep (UPLOAD_UNCLAIMED_TTL_S)"}]
     for name in CLASS_ORDER:

@@ -13,6 +13,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
@@ -24,6 +25,7 @@ from app.core import chinatime, events, objects
 from app.core.crypto import open_text, seal_text
 from app.core.db import utcnow
 from app.core.errors import ApiError, Conflict, NotFound, ValidationFailed
+from app.core.i18n import _l
 from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 from app.generation import services as generation
@@ -52,7 +54,7 @@ class ConfirmationRequired(ApiError):
 class Category:
     name: str
     count: int
-    retention: str
+    retention: Any  # a lazy string: rendered in the reader's language (str() it)
 
 
 def holdings(user: User) -> list[Category]:
@@ -62,24 +64,26 @@ def holdings(user: User) -> list[Category]:
     uid = user.id
     live = LoginSession.revoked_at.is_(None)
     return [
-        Category("profile", 1, "until you cancel the account"),
-        Category("phone", int(user.has_phone), "until you cancel the account (encrypted; shown masked)"),
+        Category("profile", 1, _l("Until you cancel the account")),
+        Category("phone", int(user.has_phone), _l("Until you cancel the account (encrypted; shown masked)")),
         Category("wechat_identities", count(WechatIdentity, WechatIdentity.user_id == uid),
-                 "until you cancel the account (openid encrypted)"),
-        Category("devices", count(Device, Device.user_id == uid), "until you cancel or delete them"),
+                 _l("Until you cancel the account (openid encrypted)")),
+        Category("devices", count(Device, Device.user_id == uid), _l("Until you cancel the account or delete them")),
         Category("sessions", count(LoginSession, LoginSession.user_id == uid, live),
-                 f"{current_app.config['SESSION_TTL_DAYS']} days, or until revoked"),
-        Category("consents", count(ConsentRecord, ConsentRecord.user_id == uid), "the history of your choices"),
+                 _l("%(days)s days, or until revoked", days=current_app.config["SESSION_TTL_DAYS"])),
+        Category("consents", count(ConsentRecord, ConsentRecord.user_id == uid), _l("The history of your choices")),
         Category("uploads", count(Upload, Upload.user_id == uid, Upload.deleted_at.is_(None)),
-                 "deleted when the job that used them ends, or after 30 minutes unused"),
-        Category("jobs", count(GenerationJob, GenerationJob.user_id == uid), "90 days"),
+                 _l("Deleted when the job that used them ends, or after 30 minutes unused")),
+        Category("jobs", count(GenerationJob, GenerationJob.user_id == uid), _l("90 days")),
         Category("results", count(GenerationResult, GenerationResult.user_id == uid,
-                                  GenerationResult.deleted_at.is_(None)), "90 days"),
-        Category("orders", count(Order, Order.user_id == uid), "3 years (law), pseudonymised after cancellation"),
-        Category("operation_logs", count(OperationLog, OperationLog.user_id == uid), "180 days"),
-        Category("deletion_receipts", count(DeletionReceipt, DeletionReceipt.user_id == uid), "3 years"),
+                                  GenerationResult.deleted_at.is_(None)), _l("90 days")),
+        Category("orders", count(Order, Order.user_id == uid),
+                 _l("3 years (required by law), pseudonymised after cancellation")),
+        Category("operation_logs", count(OperationLog, OperationLog.user_id == uid), _l("180 days")),
+        Category("deletion_receipts", count(DeletionReceipt, DeletionReceipt.user_id == uid), _l("3 years")),
         Category("support_tickets", count(Ticket, Ticket.user_id == uid),
-                 f"{current_app.config['RETENTION']['support_tickets']['days']} days after closing (encrypted)"),
+                 _l("%(days)s days after closing (encrypted)",
+                    days=current_app.config["RETENTION"]["support_tickets"]["days"])),
     ]
 
 
@@ -96,8 +100,9 @@ def _check_categories(categories: list[str]) -> None:
     unknown = sorted(set(categories) - set(AUTOMATED_CATEGORIES))
     if unknown:
         raise ValidationFailed(details={"fields": [{"field": "categories", "location": "body", "type": "unknown",
-                                                    "message": f"unknown categories: {', '.join(unknown)}; "
-                                                               "to delete everything, cancel the account"}]})
+                                                    "message": _l("Unknown categories: %(categories)s; to delete "
+                                                                   "everything, cancel the account.",
+                                                                   categories=", ".join(unknown))}]})
 
 
 def request_deletion(user: User, categories: list[str], channel: str = "miniprogram") -> DeletionRequest:
@@ -241,9 +246,9 @@ def queue_request(user: User, kind: str, categories: list[str], channel: str, *,
                   ticket_ref: str | None, staff_id: int) -> DeletionRequest:
     """Record a request received outside the mini-program; the caller commits (with its audit entry)."""
     if kind not in REQUEST_KINDS:
-        raise _invalid("kind", f"one of {', '.join(REQUEST_KINDS)}")
+        raise _invalid("kind", _l("One of: %(values)s", values=", ".join(REQUEST_KINDS)))
     if channel not in QUEUE_CHANNELS:
-        raise _invalid("channel", f"one of {', '.join(QUEUE_CHANNELS)}")
+        raise _invalid("channel", _l("One of: %(values)s", values=", ".join(QUEUE_CHANNELS)))
     if channel == "ticket" and not ticket_ref:
         raise _invalid("ticket_id", "a request received through a support ticket names that ticket")
     if kind == "deletion":
