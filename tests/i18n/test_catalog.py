@@ -46,8 +46,8 @@ def _missing(msgids) -> list[str]:
 
 def test_every_extracted_message_has_a_zh_cn_translation():
     missing = untranslated()
-    assert not missing, ("untranslated (run `make i18n`, then translate them in the zh_CN catalog):\n"
-                         + "\n".join(f"  {msgid!r}  ({', '.join(where[:2])})" for msgid, where in sorted(missing.items())))
+    listing = "\n".join(f"  {msgid!r}  ({', '.join(where[:2])})" for msgid, where in sorted(missing.items()))
+    assert not missing, f"untranslated (run `make i18n`, then translate them in the zh_CN catalog):\n{listing}"
 
 
 def test_the_catalog_passes_babels_checks():

@@ -3,6 +3,8 @@ the machine-readable ``code`` never changes."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from tests.uploads.conftest import sample_jpeg, uploader  # noqa: F401 - shared fixtures
@@ -70,9 +72,10 @@ def test_a_raised_message_with_parameters_and_the_user_facing_labels(uploader, c
 
 
 def test_an_invalid_photo_is_explained_in_chinese(uploader):  # noqa: F811
-    response = uploader.call("POST", "/api/v1/uploads", data={"file": (__import__("io").BytesIO(b"not an image"),
-                                                                       "x.jpg"), "declaration": "own_face"},
+    response = uploader.call("POST", "/api/v1/uploads", data={"file": (io.BytesIO(b"not an image"), "x.jpg"),
+                                                              "declaration": "own_face"},
                              content_type="multipart/form-data")
     status, error = _error(response)
+    assert status == 422
     assert error["code"] == "invalid_image" and error["details"]["reason"] == "unsupported_format"
     assert error["message"] == "请上传 JPG、PNG 或 WebP 格式的照片。"
