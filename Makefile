@@ -31,13 +31,13 @@ I18N_POT := app/translations/messages.pot
 i18n: $(STAMP)
 	PYTHONPATH=. $(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -k _invalid:2 --add-location=file --sort-output --no-wrap \
 	  --omit-header -o $(I18N_POT) .
-	$(BIN)/pybabel update -i $(I18N_POT) -d app/translations --no-wrap --ignore-obsolete
+	$(BIN)/pybabel update -i $(I18N_POT) -d app/translations --no-wrap --ignore-obsolete --no-fuzzy-matching
 	sed -i '/^"POT-Creation-Date:/d' app/translations/*/LC_MESSAGES/messages.po  # no churn between runs
 	$(MAKE) i18n-compile
 
 ## i18n-compile: build the .mo files (also done at start-up when a .po is newer)
 i18n-compile: $(STAMP)
-	$(BIN)/pybabel compile -d app/translations --use-fuzzy --statistics
+	$(BIN)/pybabel compile -d app/translations --statistics
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

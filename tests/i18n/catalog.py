@@ -95,3 +95,54 @@ def message_msgid(node: ast.AST | None) -> str | None:
     if isinstance(node, ast.Call) and _name(node.func) in ("_l", "N_", "_", "gettext", "lazy_gettext") and node.args:
         return _text(node.args[0])
     return None
+
+
+def answered_codes(app) -> dict[str, set[str]]:
+    """Every error code any view (user API, staff API, callbacks) declares it answers: code -> endpoints."""
+    from app.core.openapi import operation_errors
+
+    found: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        spec = getattr(view, "api_spec", None)
+        if spec is None:
+            continue
+        for codes in operation_errors(app, rule.endpoint, view, spec, bool(rule.arguments)).values():
+            for code in codes:
+                found.setdefault(code, set()).add(rule.endpoint)
+    return found
+
+
+def _helper_sites() -> Iterator[tuple[str, int, str, ast.AST | None]]:
+    """(file, line, code, message node) for the error-building helpers that take the code as a literal argument:
+    ``_invalid(field, message, "code")`` (app/staff/manage.py)."""
+    for path in app_sources():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and _name(node.func) == "_invalid" and len(node.args) == 3 \
+                    and _text(node.args[2]):
+                yield str(path.relative_to(ROOT)), node.lineno, _text(node.args[2]), node.args[1]  # type: ignore
+
+
+def code_messages() -> dict[str, list[tuple[str, str | None]]]:
+    """code -> [(where, English msgid or None when it cannot be read statically)] for every message an error with
+    that code can carry: the ``ApiError`` class defaults, each raise site naming the code, the HTTP statuses'
+    default codes."""
+    from app.core.errors import STATUS_CODES, STATUS_MESSAGES, ApiError
+
+    import_app_modules()
+    classes = {cls.__name__: cls for cls in (ApiError, *all_subclasses(ApiError))}
+    found: dict[str, list[tuple[str, str | None]]] = {}
+    for cls in classes.values():
+        found.setdefault(cls.code, []).append((f"{cls.__module__}.{cls.__name__}", cls.message))
+    for status, code in STATUS_CODES.items():
+        found.setdefault(code, []).append((f"STATUS_MESSAGES[{status}]", STATUS_MESSAGES.get(status)))
+    for path, line, cls_name, code, node in raise_sites():
+        cls = classes.get(cls_name)
+        code = code or (cls.code if cls else None)
+        if code is None:
+            continue
+        msgid = cls.message if node is None and cls else message_msgid(node)
+        found.setdefault(code, []).append((f"{path}:{line}", msgid))
+    for path, line, code, node in _helper_sites():
+        found.setdefault(code, []).append((f"{path}:{line}", message_msgid(node)))
+    return found

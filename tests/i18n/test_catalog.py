@@ -14,6 +14,8 @@ from app.core import errors
 from app.core.errors import STATUS_CODES, STATUS_MESSAGES, ApiError
 from app.generation.labels import JOB_ERROR_TEXTS, JOB_STATUS_LABELS, STYLE_KIND_LABELS
 from app.generation.models import JobStatus
+from app.notices.labels import NOTICE_KIND_LABELS
+from app.notices.models import NoticeKind
 from app.orders.labels import ORDER_STATUS_LABELS, PRODUCT_NAMES
 from app.orders.models import OrderStatus
 from app.orders.products import PRODUCTS
@@ -124,8 +126,9 @@ def test_product_names_translate_to_the_names_wechat_pay_shows():
     (REASON_LABELS, {"job_succeeded", "job_failed", "job_cancelled", "user_request", "retention_expired",
                      "account_cancelled", "unclaimed_expired"}),
     (JOB_ERROR_TEXTS, {"no_face", "timeout", "worker_lost", "cancelled", "internal_error"}),
+    (NOTICE_KIND_LABELS, set(NoticeKind)),
 ], ids=["job_statuses", "order_statuses", "categories", "operations", "request_statuses", "style_kinds",
-        "data_kinds", "deletion_reasons", "job_errors"])
+        "data_kinds", "deletion_reasons", "job_errors", "notice_kinds"])
 def test_every_label_is_translated(labels, ids):
     assert ids <= set(labels), sorted(ids - set(labels))
     assert _missing(lazy_msgid(label) for label in labels.values()) == []
