@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-requirements
 
-.PHONY: run test lint worker ping clean
+.PHONY: run test lint worker ping clean i18n i18n-compile
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (set PYTHON=/path/to/python3.11)")'
@@ -24,6 +24,20 @@ run: $(STAMP)
 ## test: the whole test suite (PostgreSQL/Redis when TEST_DATABASE_URL/TEST_REDIS_URL are set)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## i18n: extract new user-facing strings into the catalogs; then translate the empty msgstr entries of
+## app/translations/zh_CN/LC_MESSAGES/messages.po (tests/i18n lists what is missing). See docs/i18n.md.
+I18N_POT := app/translations/messages.pot
+i18n: $(STAMP)
+	PYTHONPATH=. $(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -k _invalid:2 --add-location=file --sort-output --no-wrap \
+	  --omit-header -o $(I18N_POT) .
+	$(BIN)/pybabel update -i $(I18N_POT) -d app/translations --no-wrap --ignore-obsolete --no-fuzzy-matching
+	sed -i '/^"POT-Creation-Date:/d' app/translations/*/LC_MESSAGES/messages.po  # no churn between runs
+	$(MAKE) i18n-compile
+
+## i18n-compile: build the .mo files (also done at start-up when a .po is newer)
+i18n-compile: $(STAMP)
+	$(BIN)/pybabel compile -d app/translations --statistics
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

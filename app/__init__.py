@@ -77,6 +77,9 @@ def register_extensions(app: Flask) -> None:
     from app.extensions import db, login_manager, migrate
 
     db.init_app(app)
+    from app.core import i18n  # zh_CN first, English on Accept-Language (docs/i18n.md)
+
+    i18n.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     login_manager.init_app(app)
 

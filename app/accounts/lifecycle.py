@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import and_, delete, func, or_, select, update
 
 from app.core.db import utcnow
+from app.core.i18n import N_, _l
 from app.core.lifecycle import (
     ExportArchive,
     Holding,
@@ -39,13 +40,15 @@ def holdings(user_id: int) -> list[Holding]:
     user = db.session.get(User, user_id)
     live = LoginSession.revoked_at.is_(None)
     return [
-        Holding("profile", 1, "until you cancel the account"),
-        Holding("phone", int(bool(user and user.has_phone)), "until you cancel the account (encrypted; shown masked)"),
+        Holding("profile", 1, _l("Until you cancel the account")),
+        Holding("phone", int(bool(user and user.has_phone)),
+                _l("Until you cancel the account (encrypted; shown masked)")),
         Holding("wechat_identities", _count(WechatIdentity, WechatIdentity.user_id == user_id),
-                "until you cancel the account (openid encrypted)"),
-        Holding("devices", _count(Device, Device.user_id == user_id), "until you cancel or delete them"),
+                _l("Until you cancel the account (openid encrypted)")),
+        Holding("devices", _count(Device, Device.user_id == user_id),
+                _l("Until you cancel the account or delete them")),
         Holding("sessions", _count(LoginSession, LoginSession.user_id == user_id, live),
-                f"{current_app.config['SESSION_TTL_DAYS']} days, or until revoked"),
+                _l("%(days)s days, or until revoked", days=current_app.config["SESSION_TTL_DAYS"])),
     ]
 
 
@@ -120,9 +123,9 @@ def lifecycle() -> Lifecycle:
         receipt_kinds={"devices": ReplayTarget(Device.__tablename__, key="user", action="delete"),
                        "account": ReplayTarget(User.__tablename__, action="delete", pseudonymise_first=True)},
         retention=(
-            RetentionClass("login_sessions", "revoked or expired login sessions", "expiry or revocation", "delete",
+            RetentionClass("login_sessions", N_("revoked or expired login sessions"), "expiry or revocation", "delete",
                            50, table=_sessions, due=_sessions_due),
-            RetentionClass("sms_codes", "SMS verification codes (hashed)", "sending", "delete", 60, table=_sms,
+            RetentionClass("sms_codes", N_("SMS verification codes (hashed)"), "sending", "delete", 60, table=_sms,
                            due=lambda cutoff: _sms.c.created_at <= cutoff),
         ),
         processing=(

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.accounts.phones import is_valid_mainland_mobile
+from app.core.i18n import N_
 from app.core.pagination import PageOut
 
 
@@ -37,7 +38,7 @@ class PhoneCodeIn(StrictModel):
 def _check_phone(value: str) -> str:
     value = value.replace(" ", "").replace("-", "").removeprefix("+86")
     if not is_valid_mainland_mobile(value):
-        raise ValueError("must be an 11-digit mainland China mobile number")
+        raise ValueError(N_("Must be an 11-digit mainland China mobile number."))
     return value
 
 
@@ -69,9 +70,9 @@ class ProfileUpdateIn(StrictModel):
             return value
         value = unicodedata.normalize("NFC", value)
         if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in value):
-            raise ValueError("must not contain control or invisible characters")
+            raise ValueError(N_("Must not contain control or invisible characters."))
         if len(value) > 32:  # NFC can lengthen text (U+FB2C becomes 3 characters): check what is stored
-            raise ValueError("must be at most 32 characters")
+            raise ValueError(N_("Must be at most 32 characters long."))
         return value
 
 

@@ -7,6 +7,6 @@ from flask import Blueprint
 
 
 def admin_blueprints() -> tuple[Blueprint, ...]:
-    from . import dashboard, order_views, rights_views, user_views
+    from . import dashboard, labels_views, order_views, rights_views, user_views
 
-    return user_views.bp, order_views.bp, rights_views.bp, dashboard.bp
+    return user_views.bp, order_views.bp, rights_views.bp, dashboard.bp, labels_views.bp

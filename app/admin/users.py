@@ -17,6 +17,7 @@ from app.accounts import phones
 from app.accounts.models import User, UserStatus, WechatIdentity
 from app.core import lifecycle
 from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.i18n import _l
 from app.extensions import db
 from app.orders import services as orders
 from app.staff.masking import mask_text
@@ -130,7 +131,8 @@ def unmasked_value(user: User, field: str) -> str:
     """The clear value of one field; the caller has checked the permission and audits the reason."""
     if field not in UNMASKABLE_FIELDS:
         raise ValidationFailed(details={"fields": [{"field": "field", "location": "body", "type": "invalid",
-                                                    "message": f"one of {', '.join(UNMASKABLE_FIELDS)}"}]})
+                                                    "message": _l("One of: %(values)s",
+                                                                   values=", ".join(UNMASKABLE_FIELDS))}]})
     if field == "phone":
         if user.phone_ciphertext is None:
             raise FieldEmpty()

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from app.core.i18n import _l
 from app.core.lifecycle import ExportArchive, Holding, Lifecycle, Processing, ts
 from app.extensions import db
 
@@ -20,7 +21,7 @@ from .purposes import MARKETING, PURPOSES, SERVICE
 def holdings(user_id: int) -> list[Holding]:
     count = db.session.scalar(select(func.count()).select_from(ConsentRecord)
                               .where(ConsentRecord.user_id == user_id)) or 0
-    return [Holding("consents", count, "the history of your choices")]
+    return [Holding("consents", count, _l("The history of your choices"))]
 
 
 def export(user_id: int, archive: ExportArchive) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from app.core import chinatime
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, ServiceUnavailable
+from app.core.i18n import _l
 from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 
@@ -36,7 +37,8 @@ def publish(version_id: str, text_md: str, *, major: bool, summary: str, effecti
     if not _VERSION_ID.match(version_id):
         raise ValueError("version id: 1-32 characters of letters, digits, '.', '_' or '-'")
     if db.session.get(PolicyVersion, version_id) is not None:
-        raise Conflict(f"policy version {version_id} exists; publish a new id", code="policy_version_exists")
+        raise Conflict(_l("Policy version %(version)s exists; publish a new id.", version=version_id),
+                       code="policy_version_exists")
     sequence = (db.session.scalar(select(func.max(PolicyVersion.sequence))) or 0) + 1
     first_heading = next((line.lstrip("# ").strip() for line in text_md.splitlines() if line.startswith("# ")), None)
     version = PolicyVersion(id=version_id, sequence=sequence, title=title or first_heading or "个人信息保护政策",

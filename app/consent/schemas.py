@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from app.accounts.schemas import StrictModel, _check_phone
 from app.consent.purposes import PURPOSES
+from app.core.i18n import N_
 from app.core.pagination import PageOut
 
 PurposeId = Literal["service", "face_processing", "avatar_storage", "marketing"]
@@ -121,7 +122,7 @@ class AgeIn(StrictModel):
     @model_validator(mode="after")
     def _one_of(self) -> AgeIn:
         if self.birth_year is None and not self.adult_confirmed:
-            raise ValueError("give a birth_year or confirm adult_confirmed=true")
+            raise ValueError(N_("Give a birth_year or confirm adult_confirmed=true."))
         return self
 
 

@@ -20,6 +20,7 @@ from app.accounts import phones, risk, sms
 from app.core import lifecycle
 from app.core.db import UTCDateTime, utcnow
 from app.core.errors import ApiError, Conflict, Forbidden, ValidationFailed
+from app.core.i18n import _l
 from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 
@@ -109,7 +110,8 @@ def give(user: User, purposes: list[str], version_id: str, channel: str, client_
     unknown = [p for p in purposes if p not in PURPOSES]
     if unknown:
         raise ValidationFailed(details={"fields": [{"field": "purposes", "location": "body", "type": "unknown_purpose",
-                                                    "message": f"unknown purposes: {', '.join(unknown)}"}]})
+                                                    "message": _l("Unknown purposes: %(purposes)s",
+                                                                   purposes=", ".join(unknown))}]})
     latest = latest_records(user.id)
     if SERVICE not in purposes and not (latest.get(SERVICE) and latest[SERVICE].action == GIVEN):
         raise ConsentRequired("Accept the basic service terms first.", details={"missing": [SERVICE]})

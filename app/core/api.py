@@ -33,6 +33,7 @@ from app.core.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from app.core.field_messages import field_message
 
 API_PREFIX = "/api/v1"
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -176,10 +177,10 @@ def validate_model(model: type[BaseModel], data: Any, *, location: str) -> BaseM
             {
                 "field": ".".join(str(part) for part in err["loc"]) or location,
                 "location": location,
-                "message": err["msg"],
+                "message": field_message(err),
                 "type": err["type"],
             }
-            for err in exc.errors(include_url=False, include_input=False)
+            for err in exc.errors(include_url=False, include_input=False)  # ctx kept: field_message reads it
         ]
         raise ValidationFailed(details={"fields": fields}) from exc
 

@@ -1,7 +1,9 @@
 """One error shape for every failure: ``{"error": {"code", "message", "details", "request_id"}}``.
 
 The mini-program switches on ``code``, so codes are stable identifiers; ``message`` is for humans
-and may change. Every status the API can answer (400 … 503) is JSON, never an HTML error page.
+and may change. Messages are written in English and shown in the request's language (zh_CN unless the client
+asks for English): the handlers below translate them through the message catalog (``app.core.i18n``).
+Every status the API can answer (400 … 503) is JSON, never an HTML error page.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import redis.exceptions
 from flask import Flask, g, jsonify
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
+
+from app.core.i18n import N_, translate
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,22 @@ STATUS_CODES: dict[int, str] = {
     500: "internal_error",
     503: "service_unavailable",
     507: "storage_full",
+}
+# What the user reads for each of those statuses when Werkzeug raised it with its stock description.
+STATUS_MESSAGES: dict[int, str] = {
+    400: N_("The request could not be processed."),
+    401: N_("Log in to continue."),
+    403: N_("You are not allowed to do this."),
+    404: N_("Not found."),
+    405: N_("This method is not allowed here."),
+    409: N_("The request conflicts with the current state."),
+    413: N_("The request body is too large."),
+    415: N_("Unsupported content type."),
+    422: N_("Some fields are invalid."),
+    429: N_("Too many requests; try again later."),
+    500: N_("Something went wrong on our side."),
+    503: N_("The service is temporarily unavailable."),
+    507: N_("File storage is full; nothing was saved, try again later."),
 }
 
 
@@ -116,13 +136,22 @@ class StorageFull(ApiError):
     status, code, message = 507, "storage_full", "File storage is full; nothing was saved, try again later."
 
 
-def error_response(status: int, code: str, message: str, details: dict | None = None,
+def localized_details(details: dict | None) -> dict:
+    """``details`` with the per-field validation messages in the request's language."""
+    if not details or not isinstance(details.get("fields"), list):
+        return details or {}
+    fields = [{**item, "message": translate(item["message"])} if isinstance(item, dict) and "message" in item
+              else item for item in details["fields"]]
+    return {**details, "fields": fields}
+
+
+def error_response(status: int, code: str, message: Any, details: dict | None = None,
                    headers: dict[str, str] | None = None):
     body = {
         "error": {
             "code": code,
-            "message": message,
-            "details": details or {},
+            "message": translate(message),
+            "details": localized_details(details),
             "request_id": g.get("request_id"),
         }
     }
@@ -149,7 +178,10 @@ def register_error_handlers(app: Flask) -> None:
             headers["Allow"] = ", ".join(sorted(error.valid_methods))
         if status == 413:
             details["max_bytes"] = app.config["MAX_CONTENT_LENGTH"]
-        return error_response(status, code, error.description or code, details, headers)
+        description = error.description
+        if description == type(error).description or not description:  # Werkzeug's stock text: ours instead
+            description = STATUS_MESSAGES.get(status, code)
+        return error_response(status, code, description, details, headers)
 
     @app.errorhandler(OperationalError)
     def handle_database_down(error: DBAPIError):
@@ -168,4 +200,4 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         log.exception("unhandled error")
-        return error_response(500, "internal_error", "Something went wrong on our side.")
+        return error_response(500, "internal_error", STATUS_MESSAGES[500])

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from app.core.api import endpoint
 from app.core.errors import ServiceUnavailable
+from app.core.i18n import _l
 from app.core.jobs import redis_connection
 from app.extensions import db
 
@@ -57,6 +58,6 @@ def readyz():
     failed = sorted(name for name, state in checks.items() if state != "ok")
     if failed:
         log.warning("not ready", extra={"failed": failed})
-        raise ServiceUnavailable(f"Not ready: {', '.join(failed)} unavailable.", code="not_ready",
+        raise ServiceUnavailable(_l("Not ready: %(failed)s unavailable.", failed=", ".join(failed)), code="not_ready",
                                  details={"checks": checks})
     return Readiness(status="ready", checks=checks)

@@ -18,6 +18,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_from_
 from app.config import WECHAT_API_BASE_URL as OFFICIAL_WECHAT_API
 from app.core.api import API_PREFIX
 from app.core.errors import ApiError, NotFound
+from app.core.i18n import _l
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
 
@@ -86,7 +87,8 @@ def sandbox_proxy(path: str) -> Response:
         raise NotFound("The WeChat sandbox is off (WECHAT_SANDBOX=0): the demo's sandbox proxy exists only in "
                        "development.", code="sandbox_disabled")
     if request.method not in SANDBOX_PATHS.get(path, frozenset()):
-        raise NotFound(f"The demo proxy does not forward {request.method} /sandbox/api/{path}.",
+        raise NotFound(_l("The demo proxy does not forward %(method)s /sandbox/api/%(path)s.",
+                          method=request.method, path=path),
                        code="sandbox_path_not_proxied", details={"paths": sorted(SANDBOX_PATHS)})
     body = request.get_json(silent=True) if request.method == "POST" else None
     try:

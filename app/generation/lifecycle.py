@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from app.core import objects
 from app.core.db import utcnow
+from app.core.i18n import N_, _l
 from app.core.lifecycle import ExportArchive, Holding, Lifecycle, Processing, ReplayTarget, RetentionClass, ts
 from app.extensions import db
 from app.privacy.receipts import write_receipt
@@ -42,9 +43,9 @@ def _count(model, *where) -> int:
 
 
 def holdings(user_id: int) -> list[Holding]:
-    return [Holding("jobs", _count(GenerationJob, GenerationJob.user_id == user_id), "90 days"),
+    return [Holding("jobs", _count(GenerationJob, GenerationJob.user_id == user_id), _l("90 days")),
             Holding("results", _count(GenerationResult, GenerationResult.user_id == user_id,
-                                      GenerationResult.deleted_at.is_(None)), "90 days")]
+                                      GenerationResult.deleted_at.is_(None)), _l("90 days"))]
 
 
 # --- deleting -----------------------------------------------------------------------------------------
@@ -138,9 +139,9 @@ def _sweep_results(now: datetime, cutoff: datetime | None, batch_size: int) -> i
 
 
 RETENTION = (
-    RetentionClass("results", "generated images and videos (both stored objects)", "creation", "delete", 10,
+    RetentionClass("results", N_("generated images and videos (both stored objects)"), "creation", "delete", 10,
                    table=_results, due=_results_due, sweep=_sweep_results),
-    RetentionClass("generation_jobs", "finished generation jobs whose results and sources are gone", "finish",
+    RetentionClass("generation_jobs", N_("finished generation jobs whose results and sources are gone"), "finish",
                    "delete", 20, table=_jobs, due=_jobs_due),
 )
 

@@ -19,8 +19,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from flask import current_app
 
+from app.core.i18n import DEFAULT_LOCALE, _l, force_locale
 from app.extensions import db
 
+from .labels import style_name
 from .models import GenerationJob, JobStatus
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,8 @@ USER_REFUSED = 43101  # the user has not allowed this template (or used up the a
 DEVELOPMENT_TEMPLATE = "job-done-template"
 CHINA_TIME = timezone(timedelta(hours=8), "CST")  # no daylight saving: a fixed offset is exact
 NOTIFIED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED)
-PHRASES = {JobStatus.SUCCEEDED: "完成", JobStatus.FAILED: "失败"}
+# WeChat's "phrase" value: at most 5 characters (zh_CN catalog: 完成 / 失败).
+PHRASES = {JobStatus.SUCCEEDED: _l("Done"), JobStatus.FAILED: _l("Failed")}
 THING_MAX = 20  # WeChat's limit for a "thing" value, in characters
 
 
@@ -51,7 +54,9 @@ def message_for(job: GenerationJob, openid: str, template: str) -> dict:
     from . import services
 
     spec = services.style(job.style_id)
-    name = (spec.name_zh or spec.name_en or spec.id)[:THING_MAX]
+    with force_locale(DEFAULT_LOCALE):  # the template is registered in Chinese ("lang": "zh_CN" below)
+        name = style_name(spec)[:THING_MAX]
+        phrase = str(PHRASES[JobStatus(job.status)])
     finished = job.finished_at or datetime.now(UTC)
     if finished.tzinfo is None:
         finished = finished.replace(tzinfo=UTC)
@@ -63,7 +68,7 @@ def message_for(job: GenerationJob, openid: str, template: str) -> dict:
         "lang": "zh_CN",
         "data": {
             "thing1": {"value": name},
-            "phrase2": {"value": PHRASES[JobStatus(job.status)]},
+            "phrase2": {"value": phrase},
             "time3": {"value": finished.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M")},
         },
     }

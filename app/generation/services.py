@@ -18,6 +18,7 @@ from sqlalchemy import select
 from app.core import events
 from app.core.db import utcnow
 from app.core.errors import ApiError, Conflict, NotFound
+from app.core.i18n import _l
 from app.core.jobs import enqueue_now, redis_connection, require_queue
 from app.core.pagination import PageQuery, paginate
 from app.extensions import db
@@ -88,8 +89,8 @@ def create_job(user: User, style_id: str, upload_ids: list[str]) -> GenerationJo
     spec = style(style_id)
     low, high = source_counts(spec.kind)
     if not low <= len(set(upload_ids)) <= high:
-        raise InvalidJob(f"This style takes {low}–{high} photo(s).", code="wrong_source_count",
-                         details={"min": low, "max": high})
+        raise InvalidJob(_l("This style takes %(low)s–%(high)s photo(s).", low=low, high=high),
+                         code="wrong_source_count", details={"min": low, "max": high})
     if spec.kind == "avatar":
         require_avatar_storage_consent(user)
     require_queue()

@@ -21,7 +21,7 @@ from app.core.pagination import InvalidCursor, PageOut, PageQuery
 from app.extensions import db
 from app.privacy.receipts import log_operation
 
-from . import previews, services, sharing
+from . import labels, previews, services, sharing
 from .models import GenerationJob, GenerationResult
 
 bp = Blueprint("generation", __name__, url_prefix=API_PREFIX)
@@ -32,8 +32,9 @@ _MEDIA_SALT = "generation-result-media"
 class StyleOut(BaseModel):
     id: str
     kind: Literal["photo", "id_photo", "avatar", "video"]
-    name: str
+    name: str = Field(description="In the request's language (zh-CN by default)")
     name_en: str
+    kind_name: str = Field(description="The kind in the request's language")
     min_photos: int
     max_photos: int
 
@@ -60,7 +61,9 @@ class ResultOut(BaseModel):
 class JobOut(BaseModel):
     id: str
     style: str
+    style_name: str = Field(description="The style's name in the request's language")
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    status_text: str = Field(description="The status in the request's language (zh-CN by default)")
     progress: float
     queue_position: int | None = Field(
         description="While queued: this job's place in the queue, 1-based (1 = it runs next; users take turns: "
@@ -69,7 +72,7 @@ class JobOut(BaseModel):
     estimated_wait_s: int | None = Field(description="Seconds until done, from the queue position, the number of "
                                                      "workers and recent job durations")
     error_code: str | None
-    error_message: str | None
+    error_message: str | None = Field(description="In the request's language")
     created_at: datetime
     finished_at: datetime | None
     sources_deleted_at: datetime | None = Field(description="When the source photos were deleted")
@@ -97,11 +100,20 @@ class EntitlementRequired(ApiError):
     status, code, message = 402, "entitlement_required", "Buy the HD download to get the full-resolution file."
 
 
+def _style_name(style_id: str) -> str:
+    try:
+        return labels.style_name(services.style(style_id))
+    except ApiError:  # a style since removed from the catalogue: its id is all we have
+        return style_id
+
+
 def job_out(job: GenerationJob, with_position: bool = True) -> JobOut:
     position, wait = services.queue_position(job) if with_position else (None, None)
-    return JobOut(id=job.public_id, style=job.style_id, status=job.status, progress=job.progress,
+    return JobOut(id=job.public_id, style=job.style_id, style_name=_style_name(job.style_id), status=job.status,
+                  status_text=labels.job_status_text(job.status), progress=job.progress,
                   queue_position=position, estimated_wait_s=wait, error_code=job.error_code,
-                  error_message=job.error_message, created_at=job.created_at, finished_at=job.finished_at,
+                  error_message=labels.job_error_text(job.error_code, job.error_message),
+                  created_at=job.created_at, finished_at=job.finished_at,
                   sources_deleted_at=job.sources_deleted_at,
                   results=[ResultOut(id=r.public_id, kind=r.kind, width=r.width, height=r.height,
                                      likeness_score=r.likeness_score, likeness_flagged=r.likeness_flagged)
@@ -114,7 +126,8 @@ def list_styles():
     styles = []
     for spec in services.catalogue():
         low, high = services.source_counts(spec.kind)
-        styles.append(StyleOut(id=spec.id, kind=spec.kind, name=spec.name_zh, name_en=spec.name_en,
+        styles.append(StyleOut(id=spec.id, kind=spec.kind, name=labels.style_name(spec), name_en=spec.name_en,
+                               kind_name=str(labels.STYLE_KIND_LABELS.get(spec.kind, spec.kind)),
                                min_photos=low, max_photos=high))
     return StylesOut(styles=styles)
 

@@ -9,12 +9,13 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from app.core.chinatime import format_beijing
+from app.core.i18n import _l
 from app.core.lifecycle import ExportArchive, Holding, Lifecycle, Processing, ts
 from app.extensions import db
 
 from .models import Notice, NoticeDelivery
 
-RETENTION = "until the account is cancelled"
+RETENTION = _l("Until you cancel the account")
 
 
 def holdings(user_id: int) -> list[Holding]:

@@ -5,12 +5,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .labels import notice_kind_label
 from .models import Notice, NoticeDelivery
 
 
 class MyNoticeOut(BaseModel):
     id: str
     kind: str = Field(description="incident, company_transfer, shutdown or service")
+    kind_text: str = Field(description="The kind in the request's language (zh-CN by default), e.g. 安全事件")
     title: str
     body: str
     at: datetime = Field(description="When it was recorded for you (UTC)")
@@ -72,6 +74,7 @@ def notice_out(notice: Notice, progress: dict[str, int]) -> NoticeOut:
 def my_notice_out(delivery: NoticeDelivery, notice: Notice) -> MyNoticeOut:
     from app.core.chinatime import format_beijing
 
-    return MyNoticeOut(id=notice.public_id, kind=notice.kind, title=notice.title, body=notice.body,
+    return MyNoticeOut(id=notice.public_id, kind=notice.kind, kind_text=notice_kind_label(notice.kind),
+                       title=notice.title, body=notice.body,
                        at=delivery.created_at, at_beijing=format_beijing(delivery.created_at),
                        read=delivery.read_at is not None)

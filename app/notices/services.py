@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
+from flask_babel.speaklater import LazyString
 from sqlalchemy import func, select, update
 
 from app.accounts import services as accounts
 from app.core import ratelimit
 from app.core.db import utcnow
 from app.core.errors import NotFound, ValidationFailed
+from app.core.i18n import _l
 from app.core.jobs import enqueue_now, redis_connection, require_queue
 from app.extensions import db
 
@@ -28,7 +30,7 @@ class NoticeNotFound(NotFound):
     code, message = "notice_not_found", "No such notice."
 
 
-def _invalid(field: str, message: str, kind: str = "invalid") -> ValidationFailed:
+def _invalid(field: str, message: str | LazyString, kind: str = "invalid") -> ValidationFailed:
     return ValidationFailed(details={"fields": [{"field": field, "location": "body", "type": kind,
                                                  "message": message}]})
 
@@ -49,16 +51,16 @@ class Draft:
 
 def _check(draft: Draft) -> None:
     if draft.kind not in set(NoticeKind):
-        raise _invalid("kind", f"one of {', '.join(NoticeKind)}")
+        raise _invalid("kind", _l("One of: %(values)s", values=", ".join(NoticeKind)))
     if not 1 <= len(draft.title.strip()) <= TITLE_MAX:
-        raise _invalid("title", f"1 to {TITLE_MAX} characters")
+        raise _invalid("title", _l("1 to %(max)s characters", max=TITLE_MAX))
     if not 1 <= len(draft.body.strip()) <= BODY_MAX:
-        raise _invalid("body", f"1 to {BODY_MAX} characters")
+        raise _invalid("body", _l("1 to %(max)s characters", max=BODY_MAX))
     if draft.audience not in set(Audience):
-        raise _invalid("audience", f"one of {', '.join(Audience)}")
+        raise _invalid("audience", _l("One of: %(values)s", values=", ".join(Audience)))
     if draft.audience == Audience.DATA_CLASS:
         if draft.data_class not in set(DataClass):
-            raise _invalid("data_class", f"one of {', '.join(DataClass)}")
+            raise _invalid("data_class", _l("One of: %(values)s", values=", ".join(DataClass)))
         if draft.window_start is None or draft.window_end is None or draft.window_start.tzinfo is None \
                 or draft.window_end.tzinfo is None or draft.window_start >= draft.window_end:
             raise _invalid("window_end", "a window: window_start before window_end, both with a time zone")
@@ -66,7 +68,7 @@ def _check(draft: Draft) -> None:
         raise _invalid("data_class", "only for the data_class audience")
     if draft.audience == Audience.USERS:
         if not 1 <= len(set(draft.user_ids)) <= USERS_MAX:
-            raise _invalid("user_ids", f"1 to {USERS_MAX} user ids")
+            raise _invalid("user_ids", _l("1 to %(max)s user ids", max=USERS_MAX))
         unknown = sorted(set(draft.user_ids) - set(accounts.user_ids_for_public_ids(list(set(draft.user_ids)))))
         if unknown:
             raise ValidationFailed("Some of these users do not exist.", code="notice_unknown_users",

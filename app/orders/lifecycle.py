@@ -12,6 +12,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 
+from app.core.i18n import N_, _l
 from app.core.lifecycle import ExportArchive, Holding, Lifecycle, Processing, RetentionClass, ts
 from app.extensions import db
 
@@ -26,7 +27,7 @@ _orders = Order.__table__
 
 def holdings(user_id: int) -> list[Holding]:
     count = db.session.scalar(select(func.count()).select_from(Order).where(Order.user_id == user_id)) or 0
-    return [Holding("orders", count, "3 years (law), pseudonymised after cancellation")]
+    return [Holding("orders", count, _l("3 years (required by law), pseudonymised after cancellation"))]
 
 
 def export(user_id: int, archive: ExportArchive) -> None:
@@ -80,9 +81,9 @@ def lifecycle() -> Lifecycle:
         domain="orders", holdings=holdings, export=export, erase=erase, erase_order=30,
         kept_pseudonymised=((_orders.name, PSEUDONYM_COLUMNS),),
         retention=(
-            RetentionClass("orders_without_user", "orders whose account is gone", "creation", "anonymise", 80,
+            RetentionClass("orders_without_user", N_("orders whose account is gone"), "creation", "anonymise", 80,
                            table=_orders, due=_orders_without_user_due, columns=PSEUDONYM_COLUMNS),
-            RetentionClass("orders", "orders with their events, refunds, entitlements (transaction records)",
+            RetentionClass("orders", N_("orders with their events, refunds, entitlements (transaction records)"),
                            "creation", "delete", 90, table=_orders, due=_orders_due),
         ),
         processing=(Processing("下单、支付与退款；订单依法保存",

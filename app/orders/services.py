@@ -22,6 +22,7 @@ from app.accounts import services as accounts
 from app.core.crypto import lookup_hash
 from app.core.db import utcnow
 from app.core.errors import ApiError, Conflict, NotFound, ServiceUnavailable
+from app.core.i18n import _l
 from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 
@@ -53,7 +54,8 @@ def new_order_number() -> str:
 
 def transition(order: Order, to_status: str, cause: str) -> None:
     if to_status not in TRANSITIONS[order.status]:
-        raise Conflict(f"An order that is {order.status} cannot become {to_status}.", code="invalid_order_state",
+        raise Conflict(_l("An order that is %(status)s cannot become %(to_status)s.", status=order.status,
+                          to_status=to_status), code="invalid_order_state",
                        details={"status": order.status})
     db.session.add(OrderEvent(order_id=order.id, from_status=order.status, to_status=to_status, cause=cause))
     order.status = to_status
@@ -72,7 +74,9 @@ def _check_subject(user: User, product: Product, subject_id: str | None) -> None
     if product.subject is None:
         return
     if not (subject_id and owns(user.id, product.subject, subject_id)):
-        raise NotFound(f"No such {product.subject}.", code=f"{product.subject}_not_found")
+        if product.subject == "result":
+            raise NotFound("No such result.", code="result_not_found")
+        raise NotFound("No such job.", code="job_not_found")
     if product.grants in ("hd_result", "hd_job") and _owns_hd(user, product.subject, subject_id):
         raise Conflict("You already have the HD download of this; there is nothing more to buy.",
                        code="already_entitled", details={product.subject: subject_id})

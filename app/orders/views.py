@@ -18,6 +18,7 @@ from app.core.pagination import InvalidCursor, PageOut, PageQuery
 from app.extensions import db
 
 from . import entitlements, notifications, services, wechatpay
+from .labels import order_status_text, product_name
 from .models import Order
 from .products import PRODUCTS
 
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 class ProductOut(BaseModel):
     id: str
-    name: str
+    name: str = Field(description="In the request's language (zh-CN by default)")
     price_fen: int
     subject: str | None
 
@@ -51,6 +52,7 @@ class OrderOut(BaseModel):
     amount_fen: int
     currency: str
     status: str
+    status_text: str = Field(description="The status in the request's language (zh-CN by default)")
     payment_method: str
     payment_status: str
     created_at: datetime
@@ -87,9 +89,10 @@ PAYMENT_STATUS = {"created": "unpaid", "closed": "closed", "paid": "paid", "fulf
 
 
 def order_out(order: Order) -> OrderOut:
-    return OrderOut(order_no=order.out_trade_no, product=order.product_id, item=PRODUCTS[order.product_id].name,
+    return OrderOut(order_no=order.out_trade_no, product=order.product_id, item=product_name(order.product_id),
                     subject=order.subject_id, amount_fen=order.amount_fen, currency=order.currency,
-                    status=order.status, payment_method=order.payment_method,
+                    status=order.status, status_text=order_status_text(order.status),
+                    payment_method=order.payment_method,
                     payment_status=PAYMENT_STATUS[order.status], created_at=order.created_at,
                     expires_at=order.expires_at, paid_at=order.paid_at, refunded_fen=order.refunded_fen)
 
@@ -97,7 +100,7 @@ def order_out(order: Order) -> OrderOut:
 @bp.get("/products")
 @endpoint("What can be bought, and the price (fen)", response=ProductsOut, tags=TAGS)
 def list_products():
-    return ProductsOut(products=[ProductOut(id=p.id, name=p.name, price_fen=p.price_fen, subject=p.subject)
+    return ProductsOut(products=[ProductOut(id=p.id, name=product_name(p.id), price_fen=p.price_fen, subject=p.subject)
                                  for p in PRODUCTS.values()])
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select, update
 
+from app.core.i18n import N_, _l
 from app.core.lifecycle import (
     ExportArchive,
     Holding,
@@ -33,8 +34,8 @@ def _count(model, *where) -> int:
 
 
 def holdings(user_id: int) -> list[Holding]:
-    return [Holding("operation_logs", _count(OperationLog, OperationLog.user_id == user_id), "180 days"),
-            Holding("deletion_receipts", _count(DeletionReceipt, DeletionReceipt.user_id == user_id), "3 years")]
+    return [Holding("operation_logs", _count(OperationLog, OperationLog.user_id == user_id), _l("180 days")),
+            Holding("deletion_receipts", _count(DeletionReceipt, DeletionReceipt.user_id == user_id), _l("3 years"))]
 
 
 def export(user_id: int, archive: ExportArchive) -> None:
@@ -101,14 +102,14 @@ def lifecycle() -> Lifecycle:
                        "data_export": ReplayTarget(DataExport.__tablename__),  # receipts written before #15
                        "operation_logs": ReplayTarget(_logs.name, key="user", action="delete")},
         retention=(
-            RetentionClass("operation_logs", "operation logs (generated, downloaded, shared)", "the action",
+            RetentionClass("operation_logs", N_("operation logs (generated, downloaded, shared)"), "the action",
                            "delete", 40, table=_logs, due=lambda cutoff: _logs.c.created_at <= cutoff),
-            RetentionClass("exports", "data export archives (file and key)",
+            RetentionClass("exports", N_("data export archives (file and key)"),
                            "the archive being ready (EXPORT_TTL_DAYS)", "delete", 70, sweep=_sweep_exports,
                            enforced_by="app.privacy.export.expire_exports", uses_cutoff=False),
-            RetentionClass("deletion_receipts", "deletion receipts", "the deletion", "delete", 110, table=_receipts,
+            RetentionClass("deletion_receipts", N_("deletion receipts"), "the deletion", "delete", 110, table=_receipts,
                            due=lambda cutoff: _receipts.c.deleted_at <= cutoff),
-            RetentionClass("deletion_log", "the deletion log (ids only; must outlive the oldest restorable backup)",
+            RetentionClass("deletion_log", N_("the deletion log (ids only; must outlive the oldest restorable backup)"),
                            "the deletion", "delete", 120, table=log_table,
                            due=lambda cutoff: log_table.c.deleted_at <= cutoff, log_deletions=False),
         ),

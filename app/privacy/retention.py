@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, Table, and_, delete, func, select, update
 
 from app.core import lifecycle
 from app.core.db import utcnow
+from app.core.i18n import N_
 from app.core.lifecycle import RetentionClass
 from app.extensions import db
 
@@ -126,7 +127,7 @@ def __getattr__(name: str) -> Any:  # CLASSES / CLASS_ORDER: read from the regis
 def retention_table(config: Any = None) -> list[dict[str, Any]]:
     """The effective table (README "Retention"), with the unclaimed-upload rule swept by uploads.sweep."""
     config = config or current_app.config
-    rows = [{"class": "unclaimed_uploads", "what": "portrait uploads no job claimed",
+    rows = [{"class": "unclaimed_uploads", "what": N_("portrait uploads no job claimed"),
              "period": f"{config['UPLOAD_UNCLAIMED_TTL_S']} s", "clock": "upload", "action": "delete",
              "enforced_by": "uploads.sweep (UPLOAD_UNCLAIMED_TTL_S)"}]
     for rule in registered_classes().values():

@@ -23,6 +23,7 @@ from app.core import chinatime, events, lifecycle
 from app.core.crypto import open_text, seal_text
 from app.core.db import utcnow
 from app.core.errors import ApiError, Conflict, NotFound, ValidationFailed
+from app.core.i18n import _l
 from app.core.lifecycle import Holding
 from app.core.pagination import PageQuery, paginate
 from app.extensions import db
@@ -66,8 +67,9 @@ def _check_categories(categories_asked: list[str]) -> None:
     unknown = sorted(set(categories_asked) - set(categories()))
     if unknown:
         raise ValidationFailed(details={"fields": [{"field": "categories", "location": "body", "type": "unknown",
-                                                    "message": f"unknown categories: {', '.join(unknown)}; "
-                                                               "to delete everything, cancel the account"}]})
+                                                    "message": _l("Unknown categories: %(categories)s; to delete "
+                                                                   "everything, cancel the account.",
+                                                                   categories=", ".join(unknown))}]})
 
 
 def request_deletion(user, categories: list[str], channel: str = "miniprogram") -> DeletionRequest:
@@ -175,9 +177,9 @@ def queue_request(user, kind: str, categories: list[str], channel: str, *, note:
                   ticket_ref: str | None, staff_id: int) -> DeletionRequest:
     """Record a request received outside the mini-program; the caller commits (with its audit entry)."""
     if kind not in REQUEST_KINDS:
-        raise _invalid("kind", f"one of {', '.join(REQUEST_KINDS)}")
+        raise _invalid("kind", _l("One of: %(values)s", values=", ".join(REQUEST_KINDS)))
     if channel not in QUEUE_CHANNELS:
-        raise _invalid("channel", f"one of {', '.join(QUEUE_CHANNELS)}")
+        raise _invalid("channel", _l("One of: %(values)s", values=", ".join(QUEUE_CHANNELS)))
     if channel == "ticket" and not ticket_ref:
         raise _invalid("ticket_id", "a request received through a support ticket names that ticket")
     if kind == "deletion":

@@ -10,10 +10,11 @@ from pydantic import BaseModel, Field
 from app.accounts.auth import login_required
 from app.core import chinatime
 from app.core.api import API_PREFIX, endpoint
+from app.core.i18n import _
 from app.core.pagination import InvalidCursor, PageOut, PageQuery
 from app.core.transaction import transactional
 
-from . import rights
+from . import labels, rights
 from .receipts import operations_of, receipts_of
 
 bp = Blueprint("privacy", __name__, url_prefix=API_PREFIX)
@@ -21,8 +22,10 @@ bp = Blueprint("privacy", __name__, url_prefix=API_PREFIX)
 
 class ReceiptOut(BaseModel):
     data_kind: str
+    data_kind_label: str = Field(description="What was deleted, in the request's language")
     subject_id: str
     reason: str
+    reason_text: str = Field(description="Why, in the request's language")
     deleted_at: datetime
     deleted_at_beijing: str = Field(description="When, as shown to the user: Beijing time, YYYY-MM-DD HH:MM")
 
@@ -37,14 +40,16 @@ class ReceiptsOut(PageOut):
           query=PageQuery, auth=True, tags=("privacy",), errors=[InvalidCursor])
 def deletion_receipts(query: PageQuery):
     receipts, next_cursor = receipts_of(current_user.id, query)
-    return ReceiptsOut(receipts=[ReceiptOut(data_kind=r.data_kind, subject_id=r.subject_id, reason=r.reason,
-                                            deleted_at=r.deleted_at,
+    return ReceiptsOut(receipts=[ReceiptOut(data_kind=r.data_kind, data_kind_label=labels.data_kind_label(r.data_kind),
+                                            subject_id=r.subject_id, reason=r.reason,
+                                            reason_text=labels.reason_text(r.reason), deleted_at=r.deleted_at,
                                             deleted_at_beijing=chinatime.format_beijing(r.deleted_at))
                                  for r in receipts], next_cursor=next_cursor)
 
 
 class OperationOut(BaseModel):
     action: str = Field(description="generate, download_preview, download_original, share, download_export")
+    action_label: str = Field(description="The action in the request's language")
     subject_type: str
     subject_id: str
     at: datetime
@@ -60,7 +65,8 @@ class OperationsOut(PageOut):
           query=PageQuery, auth=True, tags=("privacy",), errors=[InvalidCursor])
 def operations(query: PageQuery):
     found, next_cursor = operations_of(current_user.id, query)
-    return OperationsOut(operations=[OperationOut(action=o.action, subject_type=o.subject_type,
+    return OperationsOut(operations=[OperationOut(action=o.action, action_label=labels.operation_label(o.action),
+                                                  subject_type=o.subject_type,
                                                   subject_id=o.subject_id, at=o.created_at) for o in found],
                          next_cursor=next_cursor)
 
@@ -69,8 +75,9 @@ def operations(query: PageQuery):
 
 class CategoryOut(BaseModel):
     name: str
+    label: str = Field(description="The category in the request's language")
     count: int
-    retention: str
+    retention: str = Field(description="How long it is kept, in the request's language")
 
 
 class HoldingsOut(BaseModel):
@@ -86,7 +93,9 @@ class DeletionRequestIn(BaseModel):
 class DeletionRequestOut(BaseModel):
     id: str
     categories: list[str]
+    category_labels: list[str] = Field(description="The categories in the request's language")
     status: str
+    status_text: str = Field(description="The status in the request's language")
     created_at: datetime
     due_at: datetime = Field(description="15 working days after the request (§8): the end of due_date in Beijing")
     due_date: date = Field(description="The date to show: the 15th working day on China's calendar (Beijing date)")
@@ -106,7 +115,10 @@ class CancelIn(BaseModel):
 
 
 def request_out(request) -> DeletionRequestOut:
-    return DeletionRequestOut(id=request.public_id, categories=request.categories.split(","), status=request.status,
+    categories = request.categories.split(",")
+    return DeletionRequestOut(id=request.public_id, categories=categories,
+                              category_labels=[labels.category_label(c) for c in categories], status=request.status,
+                              status_text=labels.request_status_label(request.status),
                               created_at=request.created_at, due_at=request.due_at,
                               due_date=chinatime.beijing_date(request.due_at),
                               completed_at=request.completed_at)
@@ -121,8 +133,10 @@ def my_data():
     return HoldingsOut(
         profile={"id": user.public_id, "nickname": user.nickname, "avatar_url": user.avatar_url,
                  "phone_masked": user.phone_masked, "created_at": user.created_at.isoformat()},
-        categories=[CategoryOut(**vars(c)) for c in rights.holdings(user)],
-        how_to_correct="PATCH /api/v1/me (nickname, avatar); bind a new phone with /api/v1/me/phone/wechat",
+        categories=[CategoryOut(name=c.name, label=labels.category_label(c.name), count=c.count,
+                                retention=str(c.retention)) for c in rights.holdings(user)],
+        how_to_correct=_("Change your nickname and avatar in your profile (PATCH /api/v1/me); bind a new phone "
+                         "number with /api/v1/me/phone/wechat."),
     )
 
 

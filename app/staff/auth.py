@@ -41,7 +41,8 @@ class StaffAuthenticationRequired(AuthenticationRequired):
 
 
 class CsrfFailed(Forbidden):
-    code, message = "csrf_failed", f"Missing or wrong {CSRF_HEADER} header; reload the console and try again."
+    # A literal (not built from CSRF_HEADER) so the catalog can translate it.
+    code, message = "csrf_failed", "Missing or wrong X-CSRF-Token header; reload the console and try again."
 
 
 class PermissionDenied(Forbidden):

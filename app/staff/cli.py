@@ -11,6 +11,7 @@ import click
 from flask import Blueprint
 
 from app.core.errors import ApiError
+from app.core.i18n import force_locale
 from app.core.pagination import MAX_LIMIT, PageQuery
 from app.extensions import db
 from app.staff import audit, manage, passwords
@@ -38,13 +39,15 @@ def create_admin(username: str, roles: tuple[str, ...], password_stdin: bool) ->
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     problem = passwords.password_problem(password, username)
     if problem:
-        _fail(f"password too weak: {problem}")
+        with force_locale("en"):  # an operator's terminal: the CLI speaks English
+            _fail(f"password too weak: {problem}")
     try:
         staff = manage.create_staff(username, roles, password)
     except ApiError as exc:
         db.session.rollback()
         fields = exc.details.get("fields") or []
-        _fail(f"{exc.code}: {exc.message}" + "".join(f" ({f['field']}: {f['message']})" for f in fields))
+        with force_locale("en"):
+            _fail(f"{exc.code}: {exc.message}" + "".join(f" ({f['field']}: {f['message']})" for f in fields))
     db.session.commit()
     click.echo(f"created staff {staff.username} with roles {staff.roles}")
 

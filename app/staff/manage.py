@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.i18n import _l
 from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 from app.staff import audit, passwords, sessions
@@ -59,7 +60,7 @@ def validated_roles(roles: Iterable[str]) -> str:
         raise _invalid("roles", "at least one role", "invalid_roles")
     unknown = sorted(set(roles) - {role.value for role in Role})
     if unknown:
-        raise _invalid("roles", f"unknown role(s): {', '.join(unknown)}", "invalid_roles")
+        raise _invalid("roles", _l("Unknown role(s): %(roles)s", roles=", ".join(unknown)), "invalid_roles")
     return join_roles(roles)
 
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import functools
 import secrets
+from typing import Any
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app, has_app_context
 
 from app.core.errors import ValidationFailed
+from app.core.i18n import _l
 
 MIN_LENGTH = 12
 MAX_LENGTH = 128  # argon2 takes anything, but an unbounded body is a cheap way to burn CPU
@@ -74,16 +76,16 @@ def burn_verification(password: str) -> None:
     verify_password(_dummy_hash(), password)
 
 
-def password_problem(password: str, username: str | None = None) -> str | None:
+def password_problem(password: str, username: str | None = None) -> Any:
     """Why ``password`` is too weak for a staff account, or None."""
     if len(password) < MIN_LENGTH:
-        return f"at least {MIN_LENGTH} characters"
+        return _l("At least %(count)s characters.", count=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
-        return f"at most {MAX_LENGTH} characters"
+        return _l("At most %(count)s characters.", count=MAX_LENGTH)
     if len(set(password)) < MIN_DISTINCT_CHARS:
-        return f"at least {MIN_DISTINCT_CHARS} different characters"
+        return _l("At least %(count)s different characters.", count=MIN_DISTINCT_CHARS)
     if username and username.lower() in password.lower():
-        return "must not contain the username"
+        return _l("Must not contain the username.")
     return None
 
 

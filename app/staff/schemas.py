@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.core.i18n import N_
 from app.core.pagination import PageOut, PageQuery
 from app.staff.models import AuditEntry, StaffAccount
 from app.staff.permissions import permissions_for
@@ -74,7 +75,7 @@ class StaffUpdateIn(StrictModel):
     @model_validator(mode="after")
     def _something_to_change(self) -> StaffUpdateIn:
         if self.roles is None and self.disabled is None:
-            raise ValueError("give roles and/or disabled")
+            raise ValueError(N_("Give roles and/or disabled."))
         return self
 
 

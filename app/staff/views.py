@@ -44,7 +44,7 @@ def session_out(staff: StaffAccount, session: StaffSession, token: str) -> Sessi
 
 
 @bp.post("/session")
-@endpoint("Staff login", body=LoginIn, response=SessionOut, tags=TAGS, errors=[401, 403, 423],
+@endpoint("Staff login", body=LoginIn, response=SessionOut, tags=TAGS, errors=[401, 403, services.StaffLocked],
           description="Sets the HttpOnly staff cookie. Errors: invalid_credentials, totp_required, invalid_totp, "
                       "staff_locked (423), staff_disabled.")
 def login(body: LoginIn) -> Response:

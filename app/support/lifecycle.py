@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import and_, func, select
 
+from app.core.i18n import N_, _l
 from app.core.lifecycle import ExportArchive, Holding, Lifecycle, Processing, RetentionClass, SealedColumn
 from app.extensions import db
 
@@ -18,7 +19,7 @@ _tickets = Ticket.__table__
 def holdings(user_id: int) -> list[Holding]:
     count = db.session.scalar(select(func.count()).select_from(Ticket).where(Ticket.user_id == user_id)) or 0
     days = current_app.config["RETENTION"]["support_tickets"]["days"]
-    return [Holding("support_tickets", count, f"{days} days after closing (encrypted)")]
+    return [Holding("support_tickets", count, _l("%(days)s days after closing (encrypted)", days=days))]
 
 
 def export(user_id: int, archive: ExportArchive) -> None:
@@ -51,7 +52,7 @@ def lifecycle() -> Lifecycle:
     days = current_app.config["RETENTION"]["support_tickets"]["days"]
     return Lifecycle(
         domain="support", holdings=holdings, export=export, sealed_columns=sealed_columns,
-        retention=(RetentionClass("support_tickets", "closed support tickets with their messages", "closing",
+        retention=(RetentionClass("support_tickets", N_("closed support tickets with their messages"), "closing",
                                   "delete", 100, table=_tickets, due=_tickets_due, sweep=_sweep_tickets),),
         processing=(Processing("客服及争议处理", "履行合同所必需（《个人信息保护法》第十三条第二项）",
                                "工单主题与对话（加密保存）、关联的订单号与任务", f"工单关闭后 {days} 天"),))

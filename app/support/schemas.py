@@ -8,6 +8,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from app.core.i18n import _l
 from app.core.pagination import PageOut, PageQuery
 
 from .models import TicketCategory, TicketStatus
@@ -26,7 +27,7 @@ def plain_text(value: str) -> str:
     """Refuse what is not text a person wrote: NUL and other control characters, terminal escapes, bidi overrides."""
     for ch in value:
         if ch in BIDI_CONTROLS or (unicodedata.category(ch) in ("Cc", "Cs") and ch not in ALLOWED_CONTROLS):
-            raise ValueError(f"must not contain control characters (found U+{ord(ch):04X})")
+            raise ValueError(_l("Must not contain control characters (found U+%(code)s).", code=format(ord(ch), "04X")))
     return value
 
 

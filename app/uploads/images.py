@@ -14,22 +14,24 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from app.core.i18n import _l
+
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
 OUTPUT_QUALITY = 92
 
-# Messages the mini-program can show as they are.
+# Messages the mini-program can show as they are (in the request's language; zh_CN by default).
 REASONS = {
-    "unsupported_format": "请上传 JPG、PNG 或 WebP 格式的照片。",
-    "corrupt": "照片文件已损坏或不完整，请重新选择。",
-    "animated": "请上传静态照片，不支持动图。",
-    "too_small": "照片分辨率太低，请上传更清晰的照片。",
-    "too_many_pixels": "照片尺寸过大，请上传较小的照片。",
-    "empty": "没有收到照片，请重新上传。",
-    "no_face": "没有检测到人脸，请上传一张正脸照片。",
-    "multiple_faces": "照片中有多张人脸，请上传只有您本人的照片。",
-    "face_too_small": "人脸太小，请上传脸部更大、更近的照片。",
-    "too_blurry": "照片太模糊，请上传清晰的正脸照片。",
-    "too_dark": "照片太暗，请在光线充足处拍摄。",
+    "unsupported_format": _l("Upload a JPG, PNG or WebP photo."),
+    "corrupt": _l("The photo file is damaged or incomplete; choose it again."),
+    "animated": _l("Upload a still photo; animated images are not supported."),
+    "too_small": _l("The photo's resolution is too low; upload a sharper photo."),
+    "too_many_pixels": _l("The photo is too large; upload a smaller one."),
+    "empty": _l("No photo was received; upload it again."),
+    "no_face": _l("No face was found in the photo; upload a photo of your face, looking at the camera."),
+    "multiple_faces": _l("The photo shows several faces; upload a photo of yourself only."),
+    "face_too_small": _l("The face is too small; upload a closer photo."),
+    "too_blurry": _l("The photo is too blurry; upload a sharp photo of your face."),
+    "too_dark": _l("The photo is too dark; take it in good light."),
 }
 
 

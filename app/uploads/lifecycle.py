@@ -8,6 +8,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import and_, func, select
 
+from app.core.i18n import N_, _l
 from app.core.lifecycle import ExportArchive, Holding, Lifecycle, Processing, ReplayTarget, RetentionClass, ts
 from app.extensions import db
 
@@ -26,7 +27,7 @@ _uploads = Upload.__table__
 def holdings(user_id: int) -> list[Holding]:
     count = db.session.scalar(select(func.count()).select_from(Upload).where(
         Upload.user_id == user_id, Upload.deleted_at.is_(None))) or 0
-    return [Holding("uploads", count, "deleted when the job that used them ends, or after 30 minutes unused")]
+    return [Holding("uploads", count, _l("Deleted when the job that used them ends, or after 30 minutes unused"))]
 
 
 def export(user_id: int, archive: ExportArchive) -> None:
@@ -60,8 +61,10 @@ def lifecycle() -> Lifecycle:
         on_consent_withdrawn=on_consent_withdrawn, object_kinds=(services.DATA_KIND,),
         receipt_kinds={services.DATA_KIND: ReplayTarget(_uploads.name)},
         categories={"uploads": lambda user_id, reason: services.delete_all_of_user(user_id, reason)},
-        retention=(RetentionClass("deleted_uploads", "records of deleted portrait uploads (the photo is already gone)",
-                                  "deletion", "delete", 30, table=_uploads, due=_deleted_uploads_due),),
+        retention=(RetentionClass("deleted_uploads",
+                                  N_("records of deleted portrait uploads (the photo is already gone)"),
+                                  "deletion", "delete",
+                                  30, table=_uploads, due=_deleted_uploads_due),),
         processing=(Processing("人像照片上传与内容安全检测", "单独同意（《个人信息保护法》第二十九条，敏感个人信息）",
                                "您上传的人像照片（加密保存）",
                                f"生成任务结束时删除；未使用的照片 {ttl_min} 分钟后删除",

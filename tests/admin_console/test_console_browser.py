@@ -102,7 +102,7 @@ def test_staff_answers_a_ticket_refunds_the_order_and_processes_a_deletion(brows
     assert dashboard.locator("[data-alert=rights_request_overdue]").is_visible()
     assert dashboard.locator("#queues").is_visible()
     assert "—" not in dashboard.locator("[data-card=latency] .value").text_content()  # the job's latency is there
-    assert "succeeded 1" in dashboard.locator("[data-card=latency] .sub").text_content()
+    assert "已完成 1" in dashboard.locator("[data-card=latency] .sub").text_content()
     console.shot("02-dashboard")
 
     # Tickets: the masked list, then the thread; the answer reaches the user.

@@ -18,6 +18,7 @@ from PIL import Image
 
 from app import create_app
 from app.generation import previews
+from tests.demo.browser_tour import shrink
 from workers.generators import GenerationRequest, get_generator, get_style
 from workers.generators.video import ffmpeg_exe
 
@@ -42,6 +43,8 @@ def main() -> None:
         first = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", "pipe:0", "-frames:v", "1", "-f", "image2pipe",
                                 "-c:v", "png", "pipe:1"], input=served, capture_output=True, check=True).stdout
         (args.out / "19-labelled-video-frame.png").write_bytes(first)
+    for name in ("18-labelled-hd-image.png", "19-labelled-video-frame.png"):
+        shrink(args.out / name)
     print(f"wrote {args.out}/18-labelled-hd-image.png and {args.out}/19-labelled-video-frame.png")
 
 

@@ -145,15 +145,30 @@ class DemoPage:
         self.page.wait_for_selector("#export-download:not([hidden])")
         self.shot("12-export", "export")
 
-    def cancel_account(self) -> None:
+    def cancel_account(self, mistype_first: bool = False) -> str | None:
+        """Cancel the account; with ``mistype_first``, after a wrong code whose error text is returned."""
         self.page.click("#btn-cancel-code")
         self.page.wait_for_selector("#sms:not([hidden])")
         self.shot("13-cancel-sms-code", "cancel")
+        error = self.mistype_cancel_code() if mistype_first else None
         self.page.click("#btn-cancel-confirm")
         self.wait_step("cancel")
         self.shot("14-account-cancelled", "cancel")
         self.page.evaluate("() => { document.getElementById('log-box').open = true; }")
         self.shot("15-api-calls")
+        return error
+
+    def mistype_cancel_code(self) -> str:
+        """Confirm with a wrong SMS code: the step shows the API's error as a user reads it (zh-CN); the right
+        code is put back. Returns the error box's text."""
+        right = self.page.input_value("#cancel-code")
+        self.page.fill("#cancel-code", "000000" if right != "000000" else "111111")
+        self.page.click("#btn-cancel-confirm")
+        self.wait_step("cancel", ("error",))
+        text = self.page.locator("#step-cancel .error").inner_text()
+        self.shot("13a-chinese-error", "cancel")
+        self.page.fill("#cancel-code", right)
+        return text
 
     # --- the guardian's consent (a user under 14, policy §9) -----------------------------------------
 

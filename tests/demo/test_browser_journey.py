@@ -100,13 +100,16 @@ def test_the_whole_journey_in_the_page(browser, module_stack, tmp_path):
 
     demo.export()
     assert demo.demo_state("export.state") == "ready"
-    demo.cancel_account()
+    # Chinese first: "my data" in Chinese, and a mistyped cancellation code explained in Chinese
+    assert "个人资料" in page.inner_text("#data-table") and "生成完成后立即删除" in page.inner_text("#receipt-callout")
+    mistyped = demo.cancel_account(mistype_first=True)
+    assert "sms_code_invalid" in mistyped and "验证码错误或已被使用，请重新获取。" in mistyped, mistyped
     assert demo.demo_state("cancelled") is True
     assert "401" in page.inner_text("#cancel-facts")  # the old token no longer works
     status, body = fetch(share["url"])  # the account's results are gone, and their share links with them
     assert status == 404 and json.loads(body)["error"]["code"] == "shared_result_deleted"
 
-    assert unexpected(page.errors, 401) == []
+    assert unexpected(page.errors, 400, 401) == []  # 400: the mistyped cancellation code
     elapsed = time.monotonic() - started
     assert elapsed < 90, f"the journey took {elapsed:.0f}s"
 

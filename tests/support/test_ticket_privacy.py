@@ -141,7 +141,7 @@ def test_cancelling_the_account_deletes_its_tickets(app, alice, bob, client, dbx
 def test_tickets_are_in_what_we_hold_and_in_the_export(app, alice, dbx):
     ticket = open_ticket(alice, category="privacy", subject=SECRET_SUBJECT, body=SECRET_BODY)
     categories = {c["name"]: c for c in alice.get("/api/v1/me/data").get_json()["data"]["categories"]}
-    assert categories["support_tickets"]["count"] == 1 and "365 days" in categories["support_tickets"]["retention"]
+    assert categories["support_tickets"]["count"] == 1 and "365 天" in categories["support_tickets"]["retention"]
 
     alice_id = user_id(dbx, alice)
     archive = zipfile.ZipFile(io.BytesIO(dbx.run(lambda s: build_archive(alice_id))))

@@ -14,6 +14,9 @@ export class ApiError extends Error {
 
 const listeners = [];
 let token = null;
+// The language the simulated WeChat user reads: zh-CN (the API's default) unless the page was opened with
+// ?lang=en. Sent explicitly, as the mini-program does, so the browser's own language does not decide.
+const LANGUAGE = new URLSearchParams(window.location.search).get("lang") === "en" ? "en" : "zh-CN";
 let config = { api_base: "/api/v1", sandbox_proxy: null };
 
 export function onCall(listener) { listeners.push(listener); }
@@ -49,7 +52,7 @@ async function send(who, method, url, init, label) {
 
 /** Call the backend API; resolves to `data` (null for 204) or throws ApiError with the API's code and message. */
 export async function api(method, path, { json, form, auth = true } = {}) {
-  const headers = {};
+  const headers = { "Accept-Language": LANGUAGE };
   let body;
   if (json !== undefined) {
     headers["Content-Type"] = "application/json";

@@ -4,10 +4,8 @@ import { ApiError, api, media } from "./api.js";
 import { $, facts, setStep, sleep, unlock, when } from "./ui.js";
 import { setToken, state } from "./state.js";
 
-const REASONS = { job_succeeded: "生成完成后立即删除", job_failed: "任务失败后立即删除", job_cancelled: "任务取消后立即删除",
-  job_timed_out: "任务超时后立即删除", user_request: "应您的要求删除", unclaimed: "未使用，到期自动删除" };
-const OPERATIONS = { generate: "生成 generate", download_preview: "下载预览 preview", download_original: "下载原图 HD",
-  share: "分享 share", download_export: "下载导出 export" };
+// Category names, retention periods, receipt reasons and operation names come from the API in the user's language
+// (label, retention, data_kind_label, reason_text, action_label): the server's message catalogs, not this page.
 
 // --- 11. share (the mini-program's share sheet) -------------------------------------------------------
 
@@ -41,7 +39,7 @@ export async function myData() {
   body.replaceChildren();
   for (const category of data.categories) {
     const row = document.createElement("tr");
-    for (const value of [category.name, category.count, category.retention]) {
+    for (const value of [category.label || category.name, category.count, category.retention]) {
       const cell = document.createElement("td");
       cell.textContent = String(value);
       row.append(cell);
@@ -55,7 +53,8 @@ export async function myData() {
   list.replaceChildren();
   for (const receipt of receipts) {
     const item = document.createElement("li");
-    item.textContent = `${when(receipt.deleted_at)} · ${receipt.data_kind} ${receipt.subject_id} · ${receipt.reason}`;
+    item.textContent = `${when(receipt.deleted_at)} · ${receipt.data_kind_label || receipt.data_kind} ${receipt.subject_id} · `
+      + `${receipt.reason_text || receipt.reason}`;
     if (state.upload && receipt.subject_id === state.upload.id) item.className = "source";
     list.append(item);
   }
@@ -65,8 +64,9 @@ export async function myData() {
   state.sourceReceipt = source || null;
   const callout = $("receipt-callout");
   callout.textContent = source
-    ? `您上传的原始照片（${source.data_kind} ${source.subject_id}）已于 ${when(source.deleted_at)} 删除：`
-      + `${REASONS[source.reason] || source.reason}。Your source photo was deleted (${source.reason}).`
+    ? `您上传的原始照片（${source.data_kind_label || source.data_kind} ${source.subject_id}）已于 `
+      + `${when(source.deleted_at)} 删除：${source.reason_text || source.reason}。`
+      + `Your source photo was deleted (${source.reason}).`
     : "未找到原始照片的删除回执 / no deletion receipt for the source photo yet.";
   callout.hidden = false;
   if (!source) throw new ApiError(0, "receipt_missing", callout.textContent);
@@ -82,7 +82,7 @@ async function showOperations() {
   list.replaceChildren();
   for (const operation of operations) {
     const item = document.createElement("li");
-    item.textContent = `${when(operation.at)} · ${OPERATIONS[operation.action] || operation.action} `
+    item.textContent = `${when(operation.at)} · ${operation.action_label || operation.action} `
       + `${operation.subject_type} ${operation.subject_id}`;
     if (operation.action === "share") item.className = "shared";
     list.append(item);

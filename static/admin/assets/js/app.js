@@ -3,7 +3,7 @@
 // 401. Personal data never goes into the URL: searches and reasons stay in the page's memory.
 
 import * as http from "./api.js";
-import { append, bi, clear, errorBox, h } from "./dom.js";
+import { append, bi, clear, errorBox, h, setLabels } from "./dom.js";
 import renderAccount from "./views/account.js";
 import renderAudit from "./views/audit.js";
 import renderDashboard from "./views/dashboard.js";
@@ -64,7 +64,15 @@ function showLogin(notice) {
   ($("login-username").value ? $("login-password") : $("login-username")).focus();
 }
 
-function enterConsole(session) {
+async function loadLabels() {
+  try {
+    setLabels((await http.get("/labels")).groups);
+  } catch (error) {
+    setLabels({});  // without names the console still works: it shows the ids
+  }
+}
+
+async function enterConsole(session) {
   state.session = session;
   state.permissions = new Set(session.staff.permissions);
   http.setCsrf(session.csrf_token);
@@ -76,6 +84,7 @@ function enterConsole(session) {
   append($("whoami-roles"), session.staff.roles.map((role) => h("span", { class: "chip" }, role)));
   buildNav();
   armIdleTimer();
+  await loadLabels();
   route();
 }
 

@@ -102,6 +102,24 @@ const STATUS = {
   draft: ["草稿", "draft", ""], sending: ["发送中", "sending", "warn"], sent: ["已发送", "sent", "ok"],
 };
 
+// Human names of ids (style watercolor → 水彩, product hd_result → 高清原图下载（单张）, job status succeeded → 已完成),
+// from GET /admin/api/labels, which reads the same message catalogs as the mini-program's API (docs/i18n.md).
+let LABELS = {};
+
+export function setLabels(groups) { LABELS = groups || {}; }
+
+export function labelText(group, id) {
+  const name = LABELS[group] && LABELS[group][id];
+  return name ? name.zh : id;
+}
+
+export function label(group, id) {
+  if (id === null || id === undefined || id === "") return "—";
+  const name = LABELS[group] && LABELS[group][id];
+  return name ? h("span", { class: "label-name", "data-label": group, "data-id": id, title: `${id} · ${name.en}` }, name.zh)
+    : h("code", {}, id);
+}
+
 export function statusBadge(status) {
   const [zh, en, tone] = STATUS[status] || [status, "", ""];
   return h("span", { class: `badge ${tone}`, "data-status": status, title: en || status }, en ? `${zh} ${en}` : zh);

@@ -4,7 +4,7 @@
 // reach the idle timeout.
 
 import { get } from "../api.js";
-import { bi, h, pageHead, seconds, table, when } from "../dom.js";
+import { bi, h, label, labelText, pageHead, seconds, table, when } from "../dom.js";
 
 function card(label, value, sub, state = "", key = "") {
   return h("div", { class: `card ${state ? `state-${state}` : ""}`, "data-card": key },
@@ -13,7 +13,7 @@ function card(label, value, sub, state = "", key = "") {
 
 function counts(byStatus) {
   const entries = Object.entries(byStatus || {});
-  return entries.length ? entries.map(([status, n]) => `${status} ${n}`).join(" · ") : "—";
+  return entries.length ? entries.map(([status, n]) => `${labelText("job_statuses", status)} ${n}`).join(" · ") : "—";
 }
 
 export default async function render(root, ctx) {
@@ -58,7 +58,7 @@ export default async function render(root, ctx) {
   root.append(h("section", { class: "panel", id: "backlog" },
     h("h2", {}, ...bi("待删除照片（按类型）", "Deletion backlog by kind")),
     table([
-      [bi("类型", "Kind"), (r) => h("code", {}, r.kind)],
+      [bi("类型", "Kind"), (r) => label("data_kinds", r.kind)],
       [bi("数量", "Count"), (r) => r.count, "num"],
       [bi("最久逾期", "Oldest overdue"), (r) => seconds(r.oldest_age_s), "num"],
     ], kinds, { empty: "没有待删除的照片 Nothing waiting to be deleted" })));

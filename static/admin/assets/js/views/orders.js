@@ -3,7 +3,9 @@
 // submitted to WeChat Pay by a job; while one is in flight the page re-reads the order until it settles.
 
 import { get, post } from "../api.js";
-import { bi, clear, facts, h, localInputToIso, options, pageHead, shortId, statusBadge, table, when, yuan } from "../dom.js";
+import {
+  bi, clear, facts, h, label, localInputToIso, options, pageHead, shortId, statusBadge, table, when, yuan,
+} from "../dom.js";
 import { formDialog, localError } from "../dialogs.js";
 
 const STATUSES = [["", "全部状态 any status"], ["created", "待支付 created"], ["paid", "已支付 paid"],
@@ -37,7 +39,7 @@ async function renderList(root, ctx) {
                                       cursor: pages[pages.length - 1] });
   const panel = h("section", { class: "panel", id: "order-list" }, table([
     [bi("订单号", "Order"), (o) => h("a", { href: `#/orders/${o.order_no}`, class: "order-link" }, o.order_no)],
-    [bi("商品", "Product"), (o) => h("code", {}, o.product)],
+    [bi("商品", "Product"), (o) => label("products", o.product)],
     [bi("金额", "Amount"), (o) => yuan(o.amount_fen), "num"],
     [bi("已退", "Refunded"), (o) => (o.refunded_fen ? yuan(o.refunded_fen) : "—"), "num"],
     [bi("状态", "Status"), (o) => statusBadge(o.status)],
