@@ -204,6 +204,8 @@ class Settings(BaseSettings):
     GENERATION_JOB_TIMEOUT_S: Positive = setting(600, "Time limit of a generation job", group="generation")
     GENERATION_DEFAULT_SECONDS: Positive = setting(5, "First estimate of a job's duration", group="generation")
     SWEEP_GENERATION_INTERVAL_S: Positive = setting(60, "Seconds between generation sweeps", group="generation")
+    GENERATION_POLL_CACHE_TTL_S: int = setting(600, "Life of a cached job answer in Redis (0: off)",
+                                               group="generation")
     LIKENESS_CHECK_ENABLED: bool = setting(True, "Check a result still looks like the person", group="generation")
     LIKENESS_THRESHOLD: float = setting(0.5, "Face-geometry likeness below which a result fails",
                                         group="generation")
