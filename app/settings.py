@@ -252,6 +252,8 @@ class Settings(BaseSettings):
     PROCESSORS_FILE: str | None = setting(None, "JSON list of processors/SDKs (§6) replacing the built-in one",
                                           group="policy")
     MINOR_AGE: Positive = setting(14, "Below this age a guardian must consent (§9)", group="policy")
+    CONSENT_STANDING_CACHE_TTL_S: int = setting(300, "Life of a cached accepted policy standing in Redis (0: off)",
+                                                group="policy")
     RIGHTS_RESPONSE_WORKING_DAYS: Positive = setting(15, "Working days to answer a rights request (§8)",
                                                      group="policy")
     PUBLIC_HOLIDAYS: str = setting("", "Statutory holidays overriding the chinese-calendar package (or declaring a "
