@@ -204,6 +204,8 @@ class Settings(BaseSettings):
     GENERATION_JOB_TIMEOUT_S: Positive = setting(600, "Time limit of a generation job", group="generation")
     GENERATION_DEFAULT_SECONDS: Positive = setting(5, "First estimate of a job's duration", group="generation")
     SWEEP_GENERATION_INTERVAL_S: Positive = setting(60, "Seconds between generation sweeps", group="generation")
+    GENERATION_POLL_CACHE_TTL_S: int = setting(600, "Life of a cached job answer in Redis (0: off)",
+                                               group="generation")
     LIKENESS_CHECK_ENABLED: bool = setting(True, "Check a result still looks like the person", group="generation")
     LIKENESS_THRESHOLD: float = setting(0.5, "Face-geometry likeness below which a result fails",
                                         group="generation")
@@ -250,6 +252,8 @@ class Settings(BaseSettings):
     PROCESSORS_FILE: str | None = setting(None, "JSON list of processors/SDKs (§6) replacing the built-in one",
                                           group="policy")
     MINOR_AGE: Positive = setting(14, "Below this age a guardian must consent (§9)", group="policy")
+    CONSENT_STANDING_CACHE_TTL_S: int = setting(300, "Life of a cached accepted policy standing in Redis (0: off)",
+                                                group="policy")
     RIGHTS_RESPONSE_WORKING_DAYS: Positive = setting(15, "Working days to answer a rights request (§8)",
                                                      group="policy")
     PUBLIC_HOLIDAYS: str = setting("", "Statutory holidays overriding the chinese-calendar package (or declaring a "

@@ -120,6 +120,13 @@ def run_generation(args: argparse.Namespace, load) -> list[Row]:
     return via_rows_json("bench.generation", ["--quick"] if args.quick else [], "generation")
 
 
+def run_job_poll(args: argparse.Namespace, load) -> list[Row]:
+    reason = postgres_answers()
+    if reason is not None:
+        return [Row("job poll", "-", "-", "-", "-", "SKIP", f"needs PostgreSQL: {reason}")]
+    return via_rows_json("bench.job_poll", ["--quick"] if args.quick else [], "job poll")
+
+
 def run_load(args: argparse.Namespace, load) -> list[Row]:
     return via_rows_json("bench.load", ["--quick"] if args.quick else [], "load")
 
@@ -130,6 +137,8 @@ BENCHMARKS = {b.name: b for b in (
     Benchmark("payments", "verified WeChat Pay notifications/s over HTTP vs verify+decrypt alone", run_payments),
     Benchmark("retention", "retention sweep of 1M operation-log rows on PostgreSQL: flat memory", run_retention),
     Benchmark("generation", "per-style CPU and memory, queue latency, 2 workers vs 1", run_generation),
+    Benchmark("job_poll", "GET /jobs/<id> at 10/10k/100k queued over 1M job rows vs bare Flask; polls/s with "
+              "next_poll_after_s", run_job_poll),
     Benchmark("load", "the mini-program's traffic mix on gunicorn + PostgreSQL + Redis + 2 workers", run_load),
 )}
 

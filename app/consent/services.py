@@ -25,6 +25,7 @@ from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 
 from . import policy
+from . import standing as standing_cache
 from .models import AgeDeclaration, ConsentRecord, GuardianConsent, PolicyVersion
 from .purposes import AVATAR_STORAGE, FACE_PROCESSING, PURPOSES, SERVICE
 
@@ -242,6 +243,7 @@ class ServiceStanding:
 # The guard runs on almost every API request (job polling is most of the traffic), so its question is one
 # statement built once: the latest service record (the (user_id, purpose, id) index), the version it
 # accepted, and the two sequences in effect as uncorrelated subqueries. No row: no service record at all.
+# An accepted answer is then kept in Redis until something it depends on changes (``standing.py``).
 _NOW = bindparam("now", type_=UTCDateTime())
 _ACCEPTED = aliased(PolicyVersion, name="accepted_version")
 _CURRENT_SEQUENCE = (select(func.max(PolicyVersion.sequence)).where(PolicyVersion.effective_at <= _NOW)
@@ -249,7 +251,10 @@ _CURRENT_SEQUENCE = (select(func.max(PolicyVersion.sequence)).where(PolicyVersio
 _MAJOR_SEQUENCE = (select(func.max(PolicyVersion.sequence))
                    .where(PolicyVersion.major.is_(True), PolicyVersion.effective_at <= _NOW)
                    .correlate(None).scalar_subquery())
-_SERVICE_STANDING = (select(ConsentRecord.action, _ACCEPTED.sequence, _CURRENT_SEQUENCE, _MAJOR_SEQUENCE)
+_NEXT_EFFECTIVE = (select(func.min(PolicyVersion.effective_at)).where(PolicyVersion.effective_at > _NOW)
+                   .correlate(None).scalar_subquery())  # until when a cached answer holds (standing.py)
+_SERVICE_STANDING = (select(ConsentRecord.action, _ACCEPTED.sequence, _CURRENT_SEQUENCE, _MAJOR_SEQUENCE,
+                            _NEXT_EFFECTIVE)
                      .join(_ACCEPTED, _ACCEPTED.id == ConsentRecord.policy_version_id)
                      .where(ConsentRecord.user_id == bindparam("user_id"), ConsentRecord.purpose == SERVICE)
                      .order_by(ConsentRecord.id.desc()).limit(1))
@@ -261,16 +266,23 @@ def check_policy_accepted(user: User) -> ServiceStanding:
     Returns the standing (the guard announces a newer minor version from it); the errors' details read
     the current version again, which only refused requests pay for.
     """
-    row = db.session.execute(_SERVICE_STANDING, {"user_id": user.id, "now": utcnow()}).first()
+    hit = standing_cache.cached(user.id)  # a poll that changed nothing asks no database (standing.py)
+    if hit is not None:
+        return ServiceStanding(*hit)
+    read_epochs = standing_cache.epochs(user.id)  # before the query: a change committed after it renews them
+    now = utcnow()
+    row = db.session.execute(_SERVICE_STANDING, {"user_id": user.id, "now": now}).first()
     if row is None or row.action != GIVEN:
         raise ConsentRequired(details={"missing": [SERVICE], "policy_version": policy.current().id})
-    _action, accepted_sequence, current_sequence, major_sequence = row
+    _action, accepted_sequence, current_sequence, major_sequence, next_effective = row
     if current_sequence is None:
         raise policy.PolicyUnavailable()
     standing = ServiceStanding(accepted_sequence, current_sequence, major_sequence or 0)
     if standing.update_required:
         current = policy.current()
         raise PolicyUpdateRequired(details={"policy_version": current.id, "summary": current.summary})
+    standing_cache.remember(user.id, read_epochs, (accepted_sequence, current_sequence, major_sequence or 0),
+                            now, next_effective)
     return standing
 
 

@@ -98,7 +98,8 @@ class EndpointSpec:
     tags: tuple[str, ...] = ()
     errors: tuple[ErrorDeclaration, ...] = ()
     description: str | None = None
-    extra_responses: dict[int, str] = field(default_factory=dict)
+    extra_responses: dict[int, str] = field(default_factory=dict)  # e.g. {304: "Not modified"}: no body
+    response_headers: dict[str, str] = field(default_factory=dict)  # header name → description, on success
     form: type[BaseModel] | None = None
     produces: str | None = None
     idempotent: bool = False
@@ -120,10 +121,13 @@ def endpoint(
     produces: str | None = None,
     idempotent: bool = False,
     operation_id: str | None = None,
+    extra_responses: dict[int, str] | None = None,
+    response_headers: dict[str, str] | None = None,
 ) -> Callable:
     spec = EndpointSpec(summary=summary, query=query, body=body, response=response, status=status,
                         auth=auth, tags=tuple(tags), errors=_flatten(errors), description=description,
-                        form=form, produces=produces, idempotent=idempotent, operation_id=operation_id)
+                        form=form, produces=produces, idempotent=idempotent, operation_id=operation_id,
+                        extra_responses=dict(extra_responses or {}), response_headers=dict(response_headers or {}))
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)

@@ -45,6 +45,9 @@ class Task:
     queue: str
     timeout: int | str | None  # seconds, or the name of the config setting that holds them
     failure_ttl: int | None
+    # Called with a transactional pipeline holding RQ's push and the RQ job id, before it executes: what
+    # must happen atomically with the push (the generation queue's sequence numbers, app/generation/positions.py).
+    on_enqueue: Callable[[Any, str], None] | None = None
 
     @property
     def path(self) -> str:
@@ -61,14 +64,14 @@ class Task:
         return enqueue_after_commit(self, *ids, job_id=job_id)
 
 
-def task(queue: str = DEFAULT_QUEUE, *, timeout: int | str | None = None,
-         failure_ttl: int | None = None) -> Callable[[Callable], Task]:
+def task(queue: str = DEFAULT_QUEUE, *, timeout: int | str | None = None, failure_ttl: int | None = None,
+         on_enqueue: Callable[[Any, str], None] | None = None) -> Callable[[Callable], Task]:
     """Declare a task. ``timeout``/``failure_ttl`` default to JOB_DEFAULT_TIMEOUT / JOB_FAILURE_TTL."""
     if queue not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {queue!r}; declare it in QUEUE_NAMES")
 
     def decorate(func: Callable) -> Task:
-        return Task(func=func, queue=queue, timeout=timeout, failure_ttl=failure_ttl)
+        return Task(func=func, queue=queue, timeout=timeout, failure_ttl=failure_ttl, on_enqueue=on_enqueue)
 
     return decorate
 
@@ -144,7 +147,8 @@ def enqueue_now(task_: Task, *ids: int | str, job_id: str | None = None,
     _check_ids(ids)
     config = current_app.config
     queue = get_queue(task_.queue, connection)
-    return queue.enqueue_call(
+    pipe = queue.connection.pipeline() if task_.on_enqueue is not None else None
+    job = queue.enqueue_call(
         func=task_.path,
         args=ids,
         timeout=task_.timeout_seconds(config),
@@ -152,7 +156,12 @@ def enqueue_now(task_: Task, *ids: int | str, job_id: str | None = None,
         result_ttl=config["JOB_RESULT_TTL"],
         job_id=job_id,
         description=f"{task_.path}{ids}",
+        pipeline=pipe,
     )
+    if pipe is not None:
+        task_.on_enqueue(pipe, job.id)
+        pipe.execute()  # MULTI/EXEC: RQ's push and the hook's commands, together
+    return job
 
 
 @event.listens_for(Session, "after_commit")

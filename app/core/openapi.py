@@ -184,6 +184,12 @@ def _request_body(spec: EndpointSpec, collector: _SchemaCollector) -> dict[str, 
     return None
 
 
+IF_NONE_MATCH_PARAMETER = {
+    "name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+    "description": "The ETag of the last answer: unchanged → 304 without a body",
+}
+
+
 def _success(spec: EndpointSpec, collector: _SchemaCollector) -> dict[str, Any]:
     if spec.status == 204:
         return {"description": "No content"}
@@ -219,7 +225,16 @@ def _operation(app: Flask, spec: EndpointSpec, view: Callable, endpoint_name: st
     if request_body is not None and method != "GET":
         operation["requestBody"] = request_body
     codes = operation_errors(app, endpoint_name, view, spec, bool(path_params))
-    operation["responses"] = {str(spec.status): _success(spec, collector), **_error_responses(codes, endpoint_name)}
+    success = _success(spec, collector)
+    headers = {name: {"description": text, "schema": {"type": "string"}}
+               for name, text in spec.response_headers.items()}
+    if headers:
+        success["headers"] = headers
+    operation["responses"] = {str(spec.status): success, **_error_responses(codes, endpoint_name)}
+    for status, text in spec.extra_responses.items():  # answers without a body (304)
+        operation["responses"][str(status)] = {"description": text, **({"headers": headers} if headers else {})}
+    if 304 in spec.extra_responses:
+        operation["parameters"].append(IF_NONE_MATCH_PARAMETER)
     if spec.auth:
         operation["security"] = [{"bearerAuth": []}]
     return operation

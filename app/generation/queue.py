@@ -16,7 +16,8 @@ Policy (README "Generation"):
 
 Positions follow the same rule: every job now in RQ is ahead of a waiting one; a user's k-th
 waiting job enters RQ in the k-th round after them, and each round lists users in the order of
-their job in RQ (the order in which their turns come).
+their job in RQ (the order in which their turns come). The place of a job in RQ is O(1): a sequence
+number taken with RQ's push and a moving head (``positions.py``).
 """
 
 from __future__ import annotations
@@ -27,15 +28,15 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 from redis.exceptions import RedisError
-from rq import Queue, Worker
 from sqlalchemy import func, select
 
 from app.accounts import services as accounts
 from app.core.db import utcnow
 from app.core.errors import RateLimited
-from app.core.jobs import GENERATION_QUEUE, redis_connection
+from app.core.jobs import redis_connection
 from app.extensions import db
 
+from . import positions
 from .models import GenerationJob, JobStatus
 
 if TYPE_CHECKING:
@@ -99,42 +100,51 @@ def stalled_users() -> list[int]:
 
 
 def position(job: GenerationJob) -> tuple[int | None, int | None]:
-    """(place in the queue, 1 = next to start; estimated seconds until done); None once it started."""
+    """(place in the queue, 1 = next to start; estimated seconds until done); None once it started.
+
+    A job in RQ: O(1), from its sequence number (``positions.py``), no list scan and no query. A job
+    waiting for its user's turn: the rule below, with one query over the jobs waiting for a turn.
+    """
     if job.status != JobStatus.QUEUED:
         return None, None
     from .services import DURATION_KEY, style
 
     conn = redis_connection()
-    queue = Queue(GENERATION_QUEUE, connection=conn)
     try:
-        in_rq = {rq_id: index for index, rq_id in enumerate(queue.get_job_ids())}
-        place = _place(job, in_rq)
+        if job.dispatched_at is not None:
+            snap = positions.snapshot(conn, [job.rq_job_id])
+            place = snap.places[0]
+        else:
+            snap, place = _place_waiting(conn, job)
         if place is None:
             return None, None
-        workers = max(1, Worker.count(queue=queue))
         average = conn.get(DURATION_KEY.format(kind=style(job.style_id).kind))
     except RedisError:  # an estimate only: a job that exists is still answered (e.g. right after creating it)
         log.warning("queue position unavailable: Redis is not answering")
         return None, None
-    average = float(average or current_app.config["GENERATION_DEFAULT_SECONDS"])
-    return place, round(((place - 1) // workers + 1) * average)
+    return place, estimated_wait(place, snap.workers, average)
 
 
-def _place(job: GenerationJob, in_rq: dict[str, int]) -> int | None:
-    if job.dispatched_at is not None:
-        index = in_rq.get(job.rq_job_id)
-        return None if index is None else index + 1
+def estimated_wait(place: int, workers: int, average: bytes | str | float | None) -> int:
+    """Seconds until done: the rounds of ``workers`` jobs before this one's, each the average duration."""
+    seconds = float(average or current_app.config["GENERATION_DEFAULT_SECONDS"])
+    return round(((place - 1) // max(1, workers) + 1) * seconds)
+
+
+def _place_waiting(conn, job: GenerationJob) -> tuple[positions.Snapshot, int]:
     waiting = dict(db.session.execute(select(GenerationJob.user_id, func.count(GenerationJob.id)).where(
         *_queued(), GenerationJob.dispatched_at.is_(None)).group_by(GenerationJob.user_id)).all())
     # This job enters RQ in round k: after the k-1 of its user's jobs waiting before it.
     k = db.session.scalar(select(func.count(GenerationJob.id)).where(
         *_queued(job.user_id), GenerationJob.dispatched_at.is_(None), GenerationJob.id <= job.id)) or 1
-    turn = {user_id: in_rq.get(rq_id, math.inf) for user_id, rq_id in db.session.execute(
-        select(GenerationJob.user_id, GenerationJob.rq_job_id).where(
-            *_queued(), GenerationJob.dispatched_at.is_not(None), GenerationJob.user_id.in_(list(waiting))))}
+    in_rq = dict(db.session.execute(select(GenerationJob.user_id, GenerationJob.rq_job_id).where(
+        *_queued(), GenerationJob.dispatched_at.is_not(None), GenerationJob.user_id.in_(list(waiting)))).all())
+    users = list(in_rq)
+    snap = positions.snapshot(conn, [in_rq[user_id] for user_id in users])
+    turn = {user_id: place for user_id, place in zip(users, snap.places, strict=True) if place is not None}
     mine = turn.get(job.user_id, math.inf)
-    ahead = len(in_rq)  # everything in RQ now starts first
+    ahead = snap.in_rq  # everything in RQ now starts first
     ahead += sum(min(count, k - 1) for count in waiting.values())  # earlier rounds, this user's included
     ahead += sum(1 for user_id, count in waiting.items()  # this round: users whose turn comes first
                  if user_id != job.user_id and count >= k and turn.get(user_id, math.inf) < mine)
-    return ahead + 1
+    return snap, ahead + 1

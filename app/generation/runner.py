@@ -21,7 +21,7 @@ from app.core.errors import StorageFull, StorageUnavailable
 from app.core.jobs import redis_connection
 from app.extensions import db
 
-from . import notify, previews, queue, services
+from . import notify, polling, previews, queue, services
 from .models import FINISHED, GenerationJob, GenerationResult, JobStatus
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ def run(job_id: int) -> str:
     if job is None:
         return "missing"
     if job.status in FINISHED:
+        services.left_queue(job)
         if job.sources_deleted_at is None:
             services.delete_sources(job, reason=f"job_{job.status}")
             db.session.commit()
@@ -70,6 +71,7 @@ def run(job_id: int) -> str:
     job.dispatched_at = job.dispatched_at or job.started_at
     queue.dispatch_next(job.user_id)  # the fair queue: this user's next job takes its turn in RQ
     db.session.commit()
+    services.left_queue(job)  # everyone behind it moves up one (a lost leave: the sweep's reconcile)
     started = time.monotonic()
     spec = services.style(job.style_id)
     try:
@@ -121,7 +123,8 @@ def _generate(job: GenerationJob, spec) -> tuple[list, list]:
         if now - last_write[0] > 0.5:  # at most two writes a second
             last_write[0] = now
             db.session.execute(GenerationJob.__table__.update().where(GenerationJob.id == job.id)
-                               .values(progress=round(min(max(fraction, 0.0), 0.99), 3)))
+                               .values(progress=round(min(max(fraction, 0.0), 0.99), 3)),
+                               execution_options={polling.EPOCH_OPTION: job.user_id})  # a new poll answer
             db.session.commit()
 
     generator = get_generator(current_app.config["GENERATION_BACKEND"])

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from flask import current_app
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from app.core import events
@@ -24,7 +25,7 @@ from app.core.pagination import PageQuery, paginate
 from app.extensions import db
 from app.uploads import services as uploads
 
-from . import queue
+from . import positions, queue
 from .models import FINISHED, GenerationJob, GenerationResult, JobStatus
 
 if TYPE_CHECKING:
@@ -147,6 +148,7 @@ def cancel(job: GenerationJob, *, commit: bool = True) -> GenerationJob:
 
         with contextlib.suppress(NoSuchJobError):
             Job.fetch(job.rq_job_id, connection=redis_connection()).cancel()
+        left_queue(job)
         finish(job, JobStatus.CANCELLED, "cancelled", "The job was cancelled.")
         if commit and job.dispatched_at is not None:
             # Its turn in RQ passes to the user's next job. Bulk cancellations (commit=False: consent
@@ -157,6 +159,14 @@ def cancel(job: GenerationJob, *, commit: bool = True) -> GenerationJob:
     if commit:
         db.session.commit()
     return job
+
+
+def left_queue(job: GenerationJob) -> None:
+    """The job no longer waits in RQ (started, cancelled): the jobs behind it move up (``positions.py``)."""
+    try:
+        positions.leave(redis_connection(), job.rq_job_id)
+    except RedisError:  # the sweep's reconcile makes it leave later; until then places behind it read one high
+        log.warning("queue position bookkeeping failed: Redis is not answering", extra={"job": job.public_id})
 
 
 def cancel_requested(job: GenerationJob) -> bool:
@@ -219,6 +229,12 @@ def sweep(now=None) -> dict[str, int]:
                 Job.fetch(job.rq_job_id, connection=conn).cancel()
             counts["worker_lost"] += 1
             lost.append(job)
+    numbered = positions.entries(conn)  # before the rows: see positions.reconcile
+    waiting = set(db.session.scalars(select(GenerationJob.rq_job_id).where(
+        GenerationJob.status == JobStatus.QUEUED, GenerationJob.dispatched_at.is_not(None))))
+    released = positions.reconcile(conn, numbered, waiting)
+    if released:
+        log.warning("queue places released by the sweep (a leave was lost)", extra={"released": released})
     queued = db.session.scalars(select(GenerationJob).where(GenerationJob.status == JobStatus.QUEUED,
                                                             GenerationJob.dispatched_at.is_not(None),
                                                             GenerationJob.dispatched_at <= now - grace))

@@ -1,8 +1,8 @@
 from app.core.jobs import GENERATION_QUEUE, MAINTENANCE_QUEUE, task
-from app.generation import runner, services
+from app.generation import positions, runner, services
 
 
-@task(GENERATION_QUEUE, timeout="GENERATION_JOB_TIMEOUT_S")
+@task(GENERATION_QUEUE, timeout="GENERATION_JOB_TIMEOUT_S", on_enqueue=positions.enter)
 def run_generation(job_id: int) -> str:
     return runner.run(job_id)
 

@@ -21,7 +21,7 @@ from app.core.pagination import InvalidCursor, PageOut, PageQuery
 from app.extensions import db
 from app.privacy.receipts import log_operation
 
-from . import labels, previews, services, sharing
+from . import labels, polling, previews, services, sharing
 from .models import GenerationJob, GenerationResult
 
 bp = Blueprint("generation", __name__, url_prefix=API_PREFIX)
@@ -71,6 +71,10 @@ class JobOut(BaseModel):
                     "once it runs or ends, or when unknown")
     estimated_wait_s: int | None = Field(description="Seconds until done, from the queue position, the number of "
                                                      "workers and recent job durations")
+    next_poll_after_s: int | None = Field(
+        description="Ask again after this many seconds (also the Retry-After header of GET /jobs/{id}): a tenth "
+                    "of estimated_wait_s, 2-60 s, while queued; 5 s when the wait is unknown; 2 s while running; "
+                    "null once the job ended (docs/api-conventions.md)")
     error_code: str | None
     error_message: str | None = Field(description="In the request's language")
     created_at: datetime
@@ -111,7 +115,8 @@ def job_out(job: GenerationJob, with_position: bool = True) -> JobOut:
     position, wait = services.queue_position(job) if with_position else (None, None)
     return JobOut(id=job.public_id, style=job.style_id, style_name=_style_name(job.style_id), status=job.status,
                   status_text=labels.job_status_text(job.status), progress=job.progress,
-                  queue_position=position, estimated_wait_s=wait, error_code=job.error_code,
+                  queue_position=position, estimated_wait_s=wait,
+                  next_poll_after_s=polling.next_poll_after(job.status, wait), error_code=job.error_code,
                   error_message=labels.job_error_text(job.error_code, job.error_message),
                   created_at=job.created_at, finished_at=job.finished_at,
                   sources_deleted_at=job.sources_deleted_at,
@@ -161,9 +166,20 @@ def list_jobs(query: PageQuery):
 @bp.get("/jobs/<job_id>")
 @login_required
 @endpoint("A job: status, progress, queue position, estimated wait, results", response=JobOut, auth=True,
-          tags=TAGS, errors={404: ["job_not_found"]})
+          tags=TAGS, errors={404: ["job_not_found"]},
+          extra_responses={304: "Not modified: If-None-Match holds the current ETag (no body)"},
+          response_headers=polling.RESPONSE_HEADERS,
+          description="Answers an ETag and Retry-After (= next_poll_after_s); send the ETag back as If-None-Match "
+                      "and an unchanged job is answered 304 without a body. Served from Redis while the job did "
+                      "not change (app/generation/polling.py).")
 def get_job(job_id: str):
-    return job_out(services.get_own(current_user, job_id))
+    data = polling.cached(current_user.id, job_id)
+    if data is None:
+        read_epochs = polling.epochs(current_user.id)  # before the query: a change committed after it renews them
+        job = services.get_own(current_user, job_id)
+        data = job_out(job).model_dump(mode="json")
+        polling.remember(job, data, read_epochs)
+    return polling.respond(data)
 
 
 @bp.post("/jobs/<job_id>/cancel")

@@ -1,16 +1,18 @@
 """The global consent guard reads the user's standing with one statement, and that statement keeps the rules.
 
 Job polling (most of the traffic) passes this guard on every request, so it must not cost more than one
-query; the rules it applies are those of ``test_consent_guards.py``, checked here on the edges the single
+query, and none while nothing changed (the accepted standing is kept in Redis: app/consent/standing.py);
+the rules it applies are those of ``test_consent_guards.py``, checked here on the edges the single
 statement could get wrong: which record is the latest, and which versions are in effect.
 """
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 
 from app.consent import policy
 from app.consent.models import ConsentRecord
@@ -48,6 +50,32 @@ def test_a_passing_request_reads_the_standing_with_one_statement(user, guarded_a
         response = user.get(GALLERY)
     assert response.status_code == 200 and "X-Policy-Notice" not in response.headers
     assert len(seen) == 1, seen
+    with consent_statements(guarded_app) as seen:  # unchanged since: the answer kept in Redis (standing.py)
+        assert user.get(GALLERY).status_code == 200
+    assert seen == []
+
+
+def test_a_cached_standing_never_outlives_a_change(user, guarded_app, gdb):
+    """Accepted and cached; then a major version is published (ORM), or the record is rewritten by raw SQL."""
+    user.accept()
+    assert user.get(GALLERY).status_code == 200
+    publish(guarded_app, "2026-12-01", major=True, summary="major")
+    assert error_code(user.get(GALLERY)) == "policy_update_required"
+    user.accept(version="2026-12-01")
+    assert user.get(GALLERY).status_code == 200
+    gdb.run(lambda s: (s.execute(text("UPDATE consent_records SET action = 'withdrawn' WHERE purpose = 'service'")),
+                       s.commit()))
+    assert error_code(user.get(GALLERY)) == "consent_required"
+
+
+def test_a_cached_standing_ends_when_a_scheduled_version_takes_effect(user, guarded_app):
+    user.accept()
+    effective_at = datetime.now(UTC) + timedelta(seconds=1.5)
+    with guarded_app.app_context():
+        policy.publish("2099-01-01", "# 政策\n", major=True, summary="soon", effective_at=effective_at)
+    assert user.get(GALLERY).status_code == 200  # kept in Redis until effective_at, not for the whole TTL
+    time.sleep(max(0.0, (effective_at - datetime.now(UTC)).total_seconds()) + 0.2)
+    assert error_code(user.get(GALLERY)) == "policy_update_required"
 
 
 def test_the_minor_update_notice_comes_from_the_same_statement(user, guarded_app):

@@ -106,8 +106,8 @@ def test_the_upload_documents_its_multipart_body(document):
 def test_every_error_response_lists_its_codes_as_an_enum(document):
     for path, method, operation in operations(document):
         for status, response in operation["responses"].items():
-            if status.startswith("2") or path.startswith("/api/v1/payments/"):
-                continue
+            if status.startswith(("2", "3")) or path.startswith("/api/v1/payments/"):
+                continue  # successes, and 304 (no body)
             error = response["content"]["application/json"]["schema"]["properties"]["error"]
             codes = error["allOf"][1]["properties"]["code"]["enum"]
             assert codes and codes == sorted(set(codes)), (method, path, status)
@@ -162,3 +162,13 @@ def test_an_error_the_document_does_not_list_is_caught_by_the_suite():
     response = app.test_client().get("/api/v1/test/undeclared")
     assert response.status_code == 409
     assert app.extensions["openapi_violations"] == ["GET /api/v1/test/undeclared 409 surprise"]
+
+
+def test_the_job_poll_declares_its_304_and_headers(document):
+    operation = document["paths"]["/api/v1/jobs/{job_id}"]["get"]
+    assert "content" not in operation["responses"]["304"]  # no body
+    assert {"ETag", "Retry-After"} <= set(operation["responses"]["200"]["headers"])
+    assert {"ETag", "Retry-After"} <= set(operation["responses"]["304"]["headers"])
+    assert any(p["name"] == "If-None-Match" and p["in"] == "header" for p in operation["parameters"])
+    job = document["components"]["schemas"]["JobOut"]
+    assert "next_poll_after_s" in job["properties"]

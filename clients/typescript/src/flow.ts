@@ -101,7 +101,9 @@ export async function followJob(t: Transport, token: string, id: string,
       Ok<GetJob, 200>).data;
     onChange(queueText(job));
     if (job.status === "succeeded" || job.status === "failed" || job.status === "cancelled") return job;
-    await new Promise<void>((resolve) => setTimeout(() => resolve(), 2000));
+    // The server says when to ask again (= Retry-After): 2 s near the front or while running, up to 60 s far back.
+    const seconds = job.next_poll_after_s ?? 2;
+    await new Promise<void>((resolve) => setTimeout(() => resolve(), seconds * 1000));
   }
 }
 

@@ -105,8 +105,14 @@ function renderJob(job) {
     ["进度 progress", `${Math.round(job.progress * 100)}%`],
     ["排队 queue", queueText(job)],
     ["预计等待 wait", job.estimated_wait_s != null ? `约 ${job.estimated_wait_s} 秒` : null],
+    ["下次查询 next poll", job.next_poll_after_s != null ? `${job.next_poll_after_s} 秒后 / in ${job.next_poll_after_s} s` : null],
     ["原始照片已删除 sources deleted", when(job.sources_deleted_at)],
   ]);
+}
+
+function pollDelayMs(job) {
+  const seconds = Number.isFinite(job.next_poll_after_s) ? job.next_poll_after_s : 2;
+  return Math.min(Math.max(seconds, 1), 60) * 1000;
 }
 
 async function followJob() {
@@ -115,7 +121,9 @@ async function followJob() {
   renderJob(job);
   try {
     while (!["succeeded", "failed", "cancelled"].includes(job.status)) {
-      await sleep(700);
+      // Ask again when the server says (next_poll_after_s = Retry-After: 2 s near the front or while running,
+      // up to 60 s far back in the queue; docs/api-conventions.md), not on a fixed timer.
+      await sleep(pollDelayMs(job));
       job = await api("GET", `/jobs/${job.id}`);
       state.job = job;
       renderJob(job);
