@@ -28,7 +28,7 @@ from app.accounts.auth import AccountBlocked
 from app.accounts.models import Device, LoginMethod, LoginSession, User, UserStatus, WechatIdentity
 from app.accounts.schemas import DeviceInfo, ProfileUpdateIn
 from app.core.crypto import lookup_hash, open_text, seal_text
-from app.core.db import utcnow
+from app.core.db import commit_keeping_loaded, utcnow
 from app.core.errors import ApiError, BadRequest, Conflict, Forbidden, RateLimited, ServiceUnavailable, ValidationFailed
 from app.core.wechat import WeChatError, WeChatUnavailable, mini_program_client
 from app.extensions import db
@@ -132,7 +132,7 @@ def _complete_wechat_login(answer: dict, device: DeviceInfo | None) -> LoginResu
     identity.session_key_ciphertext = seal_text(answer["session_key"], SESSION_KEY_PURPOSE)
     db.session.flush()
     login_session, token = sessions.start_session(user, LoginMethod.WECHAT, risk.register_device(user, device))
-    db.session.commit()
+    commit_keeping_loaded(db.session)  # the answer shows the user and session just written: no reload
     return LoginResult(user, login_session, token, new_user)
 
 

@@ -19,6 +19,7 @@ from wechatpy.utils import check_signature
 
 from app.accounts.models import User
 from app.core.crypto import open_text
+from app.core.db import commit_keeping_loaded
 from app.core.errors import ApiError, NotFound
 from app.core.wechat import WeChatError, WeChatUnavailable, mini_program_client
 from app.extensions import db
@@ -65,8 +66,11 @@ def upload_for_media_token(token: str) -> str:
         raise NotFound() from exc
 
 
-def start(upload: Upload, user: User | None) -> None:
-    """Ask WeChat to check the photo; on failure the upload stays pending and the sweep retries."""
+def start(upload: Upload, user: User | None, *, keep_loaded: bool = False) -> None:
+    """Ask WeChat to check the photo; on failure the upload stays pending and the sweep retries.
+
+    ``keep_loaded``: commit without expiring the session's objects (the upload request answers with the
+    upload just written; the sweep, which goes on with other uploads, reloads as usual)."""
     identity = next(iter(user.wechat_identities), None) if user else None
     if identity is None:
         log.warning("content check needs a WeChat openid; left to the review timeout policy")
@@ -78,7 +82,10 @@ def start(upload: Upload, user: User | None) -> None:
         log.warning("content check could not start", extra={"error": str(exc)})
         return
     upload.review_trace_id = answer["trace_id"]
-    db.session.commit()
+    if keep_loaded:
+        commit_keeping_loaded(db.session)
+    else:
+        db.session.commit()
 
 
 def decrypt_push(args: dict, body: bytes) -> dict:
