@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from app.accounts.models import User
 from app.core.crypto import lookup_hash, open_text
-from app.core.db import commit_keeping_loaded, utcnow
+from app.core.db import utcnow
 from app.core.errors import ApiError, Conflict, NotFound, ServiceUnavailable
 from app.core.pagination import PageQuery, paginate
 from app.extensions import db
@@ -107,7 +107,7 @@ def create_order(user: User, product_id: str, subject_id: str | None) -> tuple[O
     db.session.add(order)
     db.session.flush()
     db.session.add(OrderEvent(order_id=order.id, from_status=None, to_status=OrderStatus.CREATED, cause="user"))
-    commit_keeping_loaded(db.session)  # prepay and the answer read the order just written: no reload
+    db.session.commit()
     return order, prepay(order, openid)
 
 
@@ -134,7 +134,7 @@ def prepay(order: Order, openid: str | None = None) -> dict:
             raise PaymentUnavailable(details={"wechat_code": exc.code}) from exc
         order.prepay_id = answer["prepay_id"]
         order.prepay_expires_at = now + PREPAY_VALID
-        commit_keeping_loaded(db.session)
+        db.session.commit()
     return wechatpay.request_payment_params(order.prepay_id)
 
 
