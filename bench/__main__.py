@@ -120,6 +120,10 @@ def run_generation(args: argparse.Namespace, load) -> list[Row]:
     return via_rows_json("bench.generation", ["--quick"] if args.quick else [], "generation")
 
 
+def run_hotpaths(args: argparse.Namespace, load) -> list[Row]:
+    return via_rows_json("bench.hotpaths", ["--requests", "30", "--rounds", "2"] if args.quick else [], "hotpaths")
+
+
 def run_load(args: argparse.Namespace, load) -> list[Row]:
     return via_rows_json("bench.load", ["--quick"] if args.quick else [], "load")
 
@@ -130,6 +134,8 @@ BENCHMARKS = {b.name: b for b in (
     Benchmark("payments", "verified WeChat Pay notifications/s over HTTP vs verify+decrypt alone", run_payments),
     Benchmark("retention", "retention sweep of 1M operation-log rows on PostgreSQL: flat memory", run_retention),
     Benchmark("generation", "per-style CPU and memory, queue latency, 2 workers vs 1", run_generation),
+    Benchmark("hotpaths", "server CPU of /me, login, order, notification, upload vs bare Flask; where it goes",
+              run_hotpaths),
     Benchmark("load", "the mini-program's traffic mix on gunicorn + PostgreSQL + Redis + 2 workers", run_load),
 )}
 
