@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from app.accounts import phones, risk, sessions, sms
 from app.accounts.auth import AccountBlocked
@@ -113,8 +114,8 @@ def _complete_wechat_login(answer: dict, device: DeviceInfo | None) -> LoginResu
     appid = current_app.config["WECHAT_APPID"]
     openid_hash = lookup_hash(answer["openid"], OPENID_PURPOSE)
     unionid_hash = lookup_hash(answer["unionid"], UNIONID_PURPOSE) if answer.get("unionid") else None
-    identity = db.session.scalar(select(WechatIdentity).where(WechatIdentity.appid == appid,
-                                                              WechatIdentity.openid_hash == openid_hash))
+    identity = db.session.scalar(select(WechatIdentity).options(joinedload(WechatIdentity.user))  # one query
+                                 .where(WechatIdentity.appid == appid, WechatIdentity.openid_hash == openid_hash))
     new_user = False
     if identity is None:
         user = _user_by_unionid(unionid_hash)
