@@ -13,5 +13,9 @@ from app.monitoring.multiprocess import child_exit, on_starting  # noqa: F401 - 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# gthread by measurement (bench/README.md, docs/capacity.md): a request waiting on PostgreSQL, Redis or WeChat
+# leaves its core to another thread of the same worker, and kept-alive connections from nginx are reused.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 graceful_timeout = 20
 accesslog = None  # the app logs each request itself (JSON, with the request id, without query strings)

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
                                  example="127.0.0.1:8000")
     GUNICORN_WORKERS: Positive = setting(4, "gunicorn worker processes", group="http")
     GUNICORN_TIMEOUT: Positive = setting(30, "Seconds before gunicorn restarts a stuck worker", group="http")
+    GUNICORN_WORKER_CLASS: Literal["sync", "gthread"] = setting(
+        "gthread", "gunicorn worker class (chosen by measurement: docs/capacity.md)", group="http")
+    GUNICORN_THREADS: Positive = setting(4, "Threads per gthread worker (each may hold a PostgreSQL connection: "
+                                            "keep DATABASE_POOL_SIZE >= this)", group="http")
     PROMETHEUS_MULTIPROC_DIR: str | None = setting(
         None, "An empty folder per process group (gunicorn, each forking worker) for /metrics", group="monitoring")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shlex
 import signal
 import socket
 import statistics
@@ -19,6 +20,9 @@ from bench.loadgen import LoadGenerator, LoadResult
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_WORKERS = 2
+# The worker settings of every benchmark's gunicorn (both sides alike). ``BENCH_GUNICORN_ARGS`` replaces
+# them, e.g. ``-w 2 -k gthread --threads 4`` (how app/gunicorn_conf.py's defaults were chosen: bench/README.md).
+GUNICORN_ARGS = shlex.split(os.environ.get("BENCH_GUNICORN_ARGS", f"-w {GUNICORN_WORKERS} -k sync"))
 
 
 def cpu_count() -> int:
@@ -55,7 +59,7 @@ def machine_description(load: LoadGenerator) -> list[tuple[str, str]]:
         ("python", f"{platform.python_version()} ({sys.executable})"),
         ("os", platform.platform()),
         ("load average", f"{load1:.2f} (1 min), {load5:.2f} (5 min) at start"),
-        ("gunicorn", f"{gunicorn_version()}: -w {GUNICORN_WORKERS} -k sync, no access log"),
+        ("gunicorn", f"{gunicorn_version()}: {' '.join(GUNICORN_ARGS)}, no access log"),
         ("load generator", load.describe()),
     ]
 
@@ -99,7 +103,7 @@ def _proc_cpu_seconds(pid: int) -> float:
 
 
 class Gunicorn:
-    """``python -m gunicorn -w 2 -k sync -b 127.0.0.1:<free port> <app>``, started and stopped cleanly.
+    """``python -m gunicorn -w 2 -k sync -b 127.0.0.1:<free port> <app>`` (``GUNICORN_ARGS``), started and stopped.
 
     No ``--access-logfile``: gunicorn's default is no access log (passing ``None`` would log to a
     file literally named ``None``).
@@ -117,7 +121,7 @@ class Gunicorn:
 
     def start(self) -> None:
         self.port = self.port or free_port()  # a caller may choose it first (e.g. to put it in PUBLIC_BASE_URL)
-        cmd = [sys.executable, "-m", "gunicorn", "-w", str(GUNICORN_WORKERS), "-k", "sync",
+        cmd = [sys.executable, "-m", "gunicorn", *GUNICORN_ARGS,
                "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", self.app_spec]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,

@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from app.accounts import phones, risk, sessions, sms
 from app.accounts.auth import AccountBlocked
 from app.accounts.models import Device, LoginMethod, LoginSession, User, UserStatus, WechatIdentity
 from app.accounts.schemas import DeviceInfo, ProfileUpdateIn
 from app.core.crypto import lookup_hash, open_text, seal_text
-from app.core.db import utcnow
+from app.core.db import commit_keeping_loaded, utcnow
 from app.core.errors import ApiError, BadRequest, Conflict, Forbidden, RateLimited, ServiceUnavailable, ValidationFailed
 from app.core.wechat import WeChatError, WeChatUnavailable, mini_program_client
 from app.extensions import db
@@ -113,8 +114,8 @@ def _complete_wechat_login(answer: dict, device: DeviceInfo | None) -> LoginResu
     appid = current_app.config["WECHAT_APPID"]
     openid_hash = lookup_hash(answer["openid"], OPENID_PURPOSE)
     unionid_hash = lookup_hash(answer["unionid"], UNIONID_PURPOSE) if answer.get("unionid") else None
-    identity = db.session.scalar(select(WechatIdentity).where(WechatIdentity.appid == appid,
-                                                              WechatIdentity.openid_hash == openid_hash))
+    identity = db.session.scalar(select(WechatIdentity).options(joinedload(WechatIdentity.user))  # one query
+                                 .where(WechatIdentity.appid == appid, WechatIdentity.openid_hash == openid_hash))
     new_user = False
     if identity is None:
         user = _user_by_unionid(unionid_hash)
@@ -132,7 +133,7 @@ def _complete_wechat_login(answer: dict, device: DeviceInfo | None) -> LoginResu
     identity.session_key_ciphertext = seal_text(answer["session_key"], SESSION_KEY_PURPOSE)
     db.session.flush()
     login_session, token = sessions.start_session(user, LoginMethod.WECHAT, risk.register_device(user, device))
-    db.session.commit()
+    commit_keeping_loaded(db.session)  # the answer shows the user and session just written: no reload
     return LoginResult(user, login_session, token, new_user)
 
 

@@ -84,3 +84,20 @@ def _sqlite_enforces_foreign_keys(dbapi_connection, connection_record) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
+
+
+def commit_keeping_loaded(session) -> None:
+    """Commit without expiring what the session holds: for a request that answers with what it just wrote.
+
+    A plain ``commit()`` expires every object, so the answer built right after it reloads each one (a SELECT
+    per object, on the login, order and upload hot paths). What they hold is what was just committed, in
+    this transaction, so the reload only repeats it. Attributes the database generated itself (server
+    defaults) were never loaded and still load on access, as usual.
+    """
+    session = session()  # the scoped session's current Session (db.session is its registry)
+    previous = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = previous

@@ -24,6 +24,7 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
 
 from app.core.jobs import redis_connection
+from app.core.outbound import session_for
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class MiniProgramClient(WeChatClient):
         self.API_BASE_URL = f"{self.base_url}/cgi-bin/"
         self.wxa.API_BASE_URL = f"{self.base_url}/"
         self.max_attempts = max(1, max_attempts)
+        self._http = session_for(self.base_url)  # kept alive; the environment read once (app.core.outbound)
 
     # --- access token ---------------------------------------------------------------------------
 

@@ -104,7 +104,15 @@ def client(app: Flask | None = None):
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     pay = app.extensions.get("wechatpay_client")
     if pay is None:
+        import wechatpayv3.core
         from wechatpayv3 import WeChatPay, WeChatPayType
+
+        from app.core.outbound import PooledRequests
+
+        if not isinstance(wechatpayv3.core.requests, PooledRequests):
+            # It calls requests.post() per request: a new session and connection (a TLS handshake with
+            # WeChat) and a scan of the environment each time. Same calls, kept-alive sessions instead.
+            wechatpayv3.core.requests = PooledRequests()
 
         m = merchant(app)
         pay = WeChatPay(wechatpay_type=WeChatPayType.MINIPROG, mchid=m.mchid, private_key=m.private_key,

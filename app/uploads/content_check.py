@@ -18,6 +18,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
 
+from app.core.db import commit_keeping_loaded
 from app.core.errors import ApiError, NotFound
 from app.core.wechat import WeChatError, WeChatUnavailable, mini_program_client
 from app.extensions import db
@@ -67,8 +68,11 @@ def upload_for_media_token(token: str) -> str:
         raise NotFound() from exc
 
 
-def start(upload: Upload, user: User | None) -> None:
-    """Ask WeChat to check the photo; on failure the upload stays pending and the sweep retries."""
+def start(upload: Upload, user: User | None, *, keep_loaded: bool = False) -> None:
+    """Ask WeChat to check the photo; on failure the upload stays pending and the sweep retries.
+
+    ``keep_loaded``: commit without expiring the session's objects (the upload request answers with the
+    upload just written; the sweep, which goes on with other uploads, reloads as usual)."""
     from app.accounts.services import openid_of
 
     openid = openid_of(user.id) if user else None
@@ -81,7 +85,10 @@ def start(upload: Upload, user: User | None) -> None:
         log.warning("content check could not start", extra={"error": str(exc)})
         return
     upload.review_trace_id = answer["trace_id"]
-    db.session.commit()
+    if keep_loaded:
+        commit_keeping_loaded(db.session)
+    else:
+        db.session.commit()
 
 
 def decrypt_push(args: dict, body: bytes) -> dict:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from app.accounts.services import get_user, lock_user
 from app.core import objects, ratelimit
-from app.core.db import utcnow
+from app.core.db import commit_keeping_loaded, utcnow
 from app.core.errors import ApiError, NotFound, PayloadTooLarge, RateLimited, ValidationFailed
 from app.core.jobs import require_queue
 from app.core.pagination import PageQuery, paginate
@@ -79,13 +79,13 @@ def ingest(user: User, data: bytes, declaration: str) -> Upload:
                     source_format=image.source_format)
     db.session.add(upload)
     try:
-        db.session.commit()
+        commit_keeping_loaded(db.session)  # the content check and the answer read what was just written
     except Exception:
         db.session.rollback()
         objects.discard_unsaved(stored)
         raise
     if checking:
-        content_check.start(upload, user)
+        content_check.start(upload, user, keep_loaded=True)
     return upload
 
 

@@ -11,7 +11,7 @@ import pytest
 from bench.__main__ import payments_rows
 from bench.generation import MEMORY_BUDGET_MIB, style_rows
 from bench.generation_queue import percentile
-from bench.load import P99_SLO_MS, Step, rows_for, saturation, sustained
+from bench.load import P99_SLO_MS, Step, overload_rows, rows_for, saturation, sustained
 from bench.report import Row, format_table, read_rows, write_rows
 
 
@@ -85,3 +85,14 @@ def test_the_payments_table_is_read_from_its_output():
         ("payments: 204; fulfilled, 1 entitlement, 3 events", "-", "1500/1500 orders", "PASS")]
     [broken] = payments_rows("Traceback: boom", 1)
     assert broken.verdict == "FAIL" and "boom" in broken.note
+
+
+def test_overload_holds_the_peak_only_with_90_percent_at_the_last_step_and_p99_300_ms_at_the_peak():
+    [row] = overload_rows([step(2, 500, p99=100), step(16, 1000, p99=250), step(64, 920, p99=900)])
+    assert row.verdict == "PASS" and row.ratio == "92%"
+    [row] = overload_rows([step(2, 500, p99=100), step(16, 1000, p99=250), step(64, 890, p99=900)])
+    assert row.verdict == "FAIL"
+    [row] = overload_rows([step(2, 500, p99=100), step(16, 1000, p99=350), step(64, 990, p99=900)])
+    assert row.verdict == "FAIL"  # held, but the peak itself was too slow
+    [row] = overload_rows([step(2, 500), step(64, 990, errors=Counter({"status 503": 1}))])
+    assert row.verdict == "FAIL" and "errors" in row.note
