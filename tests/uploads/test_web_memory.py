@@ -12,7 +12,6 @@ The RSS figures over 1,000 uploads come from ``python -m bench.upload_memory``.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 import json
 import logging
@@ -126,7 +125,7 @@ def test_uploads_leave_no_python_level_growth(app, uploader, sample_jpeg):
     for handler in capture:
         root.removeHandler(handler)
     try:
-        measure_growth(app, upload_and_delete)
+        measure_growth(upload_and_delete)
     finally:
         app.config["RATE_LIMIT_UPLOADS_PER_USER"] = saved
         for handler in capture:
@@ -134,11 +133,9 @@ def test_uploads_leave_no_python_level_growth(app, uploader, sample_jpeg):
 
 
 # Allocations of the test harness: the in-process fakeredis keeps the queued content checks (a real Redis is another
-# process; by the innermost frame), and whatever other
-# threads hold (a frame of threading.py anywhere): the WeChat sandbox's content checks still in flight; the requests
-# themselves run in this thread, through the test client.
-NOT_THE_APP = [*(tracemalloc.Filter(False, pattern) for pattern in
-                 ("*/fakeredis/*", tracemalloc.__file__)),
+# process), and other threads (a frame of threading.py anywhere) hold the WeChat sandbox's checks still in flight;
+# the requests themselves run in this thread, through the test client.
+NOT_THE_APP = [tracemalloc.Filter(False, "*/fakeredis/*"), tracemalloc.Filter(False, tracemalloc.__file__),
                tracemalloc.Filter(False, "*/threading.py", all_frames=True)]
 
 
@@ -150,7 +147,7 @@ def settle() -> None:
     gc.collect()
 
 
-def measure_growth(app, upload_and_delete) -> None:
+def measure_growth(upload_and_delete) -> None:
     for _ in range(10):
         upload_and_delete()
     settle()
