@@ -8,7 +8,8 @@ Starts, in this order, supervises, and stops all of them on Ctrl-C (SIGINT) or S
 4. the workers and the periodic-job scheduler, as child processes (``python -m workers``, the same forking
    worker as in production, and ``python -m workers.scheduler``); each is a fresh interpreter, so no process
    inherits mediapipe models from a parent (this one never loads them);
-5. the web app as a child process on WEB_PORT (default 5000).
+5. the web app as a child process on WEB_PORT (default 5000), with glibc malloc settings that keep its
+   memory flat under uploads (``WEB_MALLOC_ENV``).
 
 Supervision: a child that exits (crash, OOM kill, ``kill -9``) is logged and started again after a backoff
 (1 s, doubling to 30 s while it keeps dying within a minute of its start); the stack stops only on a signal.
@@ -41,6 +42,27 @@ BACKOFF_MAX_S = 30.0
 STABLE_AFTER_S = 60.0  # a child that ran this long before exiting starts again after the first backoff
 
 log = logging.getLogger("app.devstack")
+
+
+def web_command(host: str, port: int) -> list[str]:
+    """The web app on Werkzeug's threaded development server (``bench/upload_memory.py`` measures it so)."""
+    return [sys.executable, "-m", "flask", "--app", "wsgi:app", "run", "--host", host, "--port", str(port),
+            "--no-reload", "--no-debugger"]
+
+
+# glibc malloc for the web process (issue #16; measured in bench/upload_memory.py, explained in the README's
+# "Portrait uploads"). With the defaults, each request thread of the development server gets its own malloc
+# arena (12 seen after 100 uploads) and the dynamic mmap threshold rises to the size of a decoded photo (~26 MB),
+# so every photo buffer is carved from an arena and, once freed, stays there: ~35 MiB held per arena, 275 of
+# 343 MiB of arena memory free but never returned. A fixed threshold (which also stops the dynamic one) sends
+# every buffer of 1 MiB or more to mmap, returned to the system on free; two arenas bound what small objects
+# can strand. deploy/entrypoint.sh gives gunicorn the same values (a test keeps them equal).
+WEB_MALLOC_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "1048576"}
+
+
+def web_env(env: dict[str, str]) -> dict[str, str]:
+    """The environment of the web process: ``env`` with ``WEB_MALLOC_ENV`` where ``env`` does not say otherwise."""
+    return {**WEB_MALLOC_ENV, **env}
 
 
 @dataclass
@@ -174,8 +196,7 @@ class DevStack:
                                             "--port", str(port)], sandbox_env)
 
     def start_web(self, env: dict[str, str]) -> None:
-        self.start_child("web", [sys.executable, "-m", "flask", "--app", "wsgi:app", "run", "--host", self.host,
-                                 "--port", str(self.web_port), "--no-reload", "--no-debugger"], env)
+        self.start_child("web", web_command(self.host, self.web_port), web_env(env))
 
     def wait_until_ready(self, url: str, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s

@@ -116,6 +116,11 @@ def run_retention(args: argparse.Namespace, load) -> list[Row]:
     return via_rows_json("bench.retention", sizes, "retention sweep", env={**os.environ, "BENCH_DATABASE_URL": url})
 
 
+def run_upload_memory(args: argparse.Namespace, load) -> list[Row]:
+    sizes = ["--uploads", "300", "--users", "50"] if args.quick else []
+    return via_rows_json("bench.upload_memory", sizes, "upload_memory")
+
+
 def run_generation(args: argparse.Namespace, load) -> list[Row]:
     return via_rows_json("bench.generation", ["--quick"] if args.quick else [], "generation")
 
@@ -140,6 +145,8 @@ BENCHMARKS = {b.name: b for b in (
     Benchmark("uploads", "12 MP upload ingest vs Pillow decode+re-encode; vault vs raw AES-GCM", run_uploads),
     Benchmark("payments", "verified WeChat Pay notifications/s over HTTP vs verify+decrypt alone", run_payments),
     Benchmark("retention", "retention sweep of 1M operation-log rows on PostgreSQL: flat memory", run_retention),
+    Benchmark("upload_memory", "web RSS after 100 and after 1,000 photo uploads, make run and gunicorn: flat",
+              run_upload_memory),
     Benchmark("generation", "per-style CPU and memory, queue latency, 2 workers vs 1", run_generation),
     Benchmark("job_poll", "GET /jobs/<id> at 10/10k/100k queued over 1M job rows vs bare Flask; polls/s with "
               "next_poll_after_s", run_job_poll),

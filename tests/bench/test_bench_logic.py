@@ -13,6 +13,8 @@ from bench.generation import MEMORY_BUDGET_MIB, style_rows
 from bench.generation_queue import percentile
 from bench.load import P99_SLO_MS, Step, overload_rows, rows_for, saturation, sustained
 from bench.report import Row, format_table, read_rows, write_rows
+from bench.upload_memory import MAX_GROWTH_MIB
+from bench.upload_memory import row_for as upload_memory_row
 
 
 def step(c: int, ok: int, p99: float = 50.0, errors: Counter | None = None, label: str = "app") -> Step:
@@ -66,6 +68,15 @@ def test_a_style_over_the_memory_budget_fails():
     base = {"style": "anime", "baseline_cpu_s": 0.02, "cpu_s": 1.0, "growth_mib": 100, "children_max_rss_mib": 0}
     [ok, heavy] = style_rows([{**base, "high_water_mib": 400}, {**base, "high_water_mib": MEMORY_BUDGET_MIB + 1}])
     assert (ok.verdict, ok.ratio, heavy.verdict) == ("PASS", "50x", "FAIL")
+
+
+def test_upload_memory_fails_on_growth_between_100_and_the_last_upload_not_on_the_level():
+    flat = {"rss_start_mib": 140.0, "rss_100_mib": 480.0, "rss_end_mib": 480.0 + MAX_GROWTH_MIB}
+    grown = {**flat, "rss_end_mib": 480.0 + MAX_GROWTH_MIB + 0.5}
+    ok, bad = upload_memory_row("make run", 1000, flat, MAX_GROWTH_MIB), upload_memory_row("gunicorn", 1000, grown,
+                                                                                            MAX_GROWTH_MIB)
+    assert (ok.verdict, ok.ratio, bad.verdict, bad.ratio) == ("PASS", f"+{MAX_GROWTH_MIB:.1f} MiB", "FAIL", "+8.5 MiB")
+    assert "gunicorn" in bad.name and "1000 uploads" in bad.name
 
 
 PAYMENTS_OUTPUT = "\n".join([
