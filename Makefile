@@ -1,25 +1,39 @@
 # The two commands a newcomer needs: `make run` and `make test` (see README).
-# Both create .venv with Python 3.11 and install the pinned requirements on first use (runtime: requirements.txt,
-# development and tests: requirements-dev.txt).
+# Both create .venv with Python 3.11 and install the hash-pinned locks on first use, with pip --require-hashes
+# (requirements-dev.lock: runtime + development and test tools; requirements-nodeps.lock: --no-deps).
+# The locks are generated: edit requirements*.in, then `make lock`.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-requirements
 
-.PHONY: run test lint worker ping clean i18n i18n-compile
+.PHONY: run test lint lock worker ping clean i18n i18n-compile
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt
+$(STAMP): requirements-dev.lock requirements-nodeps.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (set PYTHON=/path/to/python3.11)")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements-nodeps.lock
 	touch $(STAMP)
+
+## lock: regenerate the hash-pinned locks from requirements*.in (after adding or changing a pin there).
+## Kept pins stay unless LOCK_ARGS=--upgrade; then `make` reinstalls. Resolves against PyPI (or UV_DEFAULT_INDEX).
+UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	--custom-compile-command 'make lock' $(LOCK_ARGS)
+lock: $(BIN)/uv
+	$(UV_COMPILE) requirements.in -o requirements.lock
+	$(UV_COMPILE) requirements-dev.in --constraints requirements.lock -o requirements-dev.lock
+	$(UV_COMPILE) --no-deps requirements-nodeps.in -o requirements-nodeps.lock
+
+$(BIN)/uv:  # the version requirements-dev.in pins (normally already installed from requirements-dev.lock)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "$$(grep -E '^uv==' requirements-dev.in)"
 
 ## run: the whole product locally (SQLite, embedded queue, workers, web on :5000)
 run: $(STAMP)
-	$(BIN)/python -m app.devstack
+	$(BIN)/python -m devkit.devstack
 
 ## test: the whole test suite (PostgreSQL/Redis when TEST_DATABASE_URL/TEST_REDIS_URL are set)
 test: $(STAMP)

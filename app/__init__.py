@@ -140,11 +140,8 @@ def register_blueprints(app: Flask) -> None:
     orders_events.connect()
     app.register_blueprint(consent_cli.bp)
     app.register_blueprint(policy_pages.bp)
-    from app.demo import cli as demo_cli
-    from app.demo import views as demo_views
-
-    app.register_blueprint(demo_cli.bp)
-    app.register_blueprint(demo_views.bp)  # /demo/: the simulated mini-program (its sandbox proxy: dev only)
+    if app.config["DEMO_ENABLED"]:  # development and testing; production refuses it and never imports devkit
+        register_demo(app)
     from app.staff import cli as staff_cli
     from app.staff import manage_views as staff_manage_views
     from app.staff import views as staff_views
@@ -191,6 +188,21 @@ def register_blueprints(app: Flask) -> None:
     monitoring.init_app(app)
     consent_guards.exempt(monitoring_views.bp)
     consent_guards.init_app(app)
+
+
+def register_demo(app: Flask) -> None:
+    """/demo/ (the simulated mini-program) and ``flask demo run``: development tools from devkit/, a package
+    the production image leaves out (.dockerignore)."""
+    try:
+        from devkit.demo import cli as demo_cli
+        from devkit.demo import views as demo_views
+    except ModuleNotFoundError as missing:
+        from app.config import ConfigError
+
+        raise ConfigError(f"DEMO_ENABLED needs the devkit package, which this installation lacks ({missing}); "
+                          "unset DEMO_ENABLED") from missing
+    app.register_blueprint(demo_cli.bp)
+    app.register_blueprint(demo_views.bp)  # its sandbox proxy exists only while WECHAT_SANDBOX is on
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -130,6 +130,7 @@ class BaseConfig:
             "METRICS_TOKEN": "dev-metrics-token" if sandbox else None,
             "STORAGE_LOCAL_ROOT": str(instance / "objects"),
             "WECHAT_SANDBOX_PAY_KEYS_DIR": str(instance / "wechat_sandbox_pay"),
+            "DEMO_ENABLED": self.ENV_NAME not in PRODUCTION_PROFILES,
             "PUBLIC_BASE_URL": self.default_public_base_url(),
             "SMS_PROVIDER": self.default_sms_provider(),
             "STAFF_PASSWORD_HASH_PROFILE": "rfc9106_low_memory",
@@ -278,12 +279,17 @@ class ProductionConfig(BaseConfig):
             found.append("production talks to WeChat's official hosts only; unset WECHAT_*_BASE_URL")
         return found
 
+    def devkit_problems(self) -> list[str]:
+        """The demo (devkit/) is not part of the production image; production never imports it."""
+        return ["production refuses DEMO_ENABLED (the demo lives in devkit/, outside the image)"] \
+            if self.DEMO_ENABLED else []
+
     def problems(self) -> list[str]:
         found = super().problems()
         missing = [name for name in self.required_secrets() if not getattr(self, name)]
         if missing:
             found.append(f"{self.ENV_NAME} refuses to start without: {', '.join(missing)}")
-        found += self.wechat_problems()
+        found += self.wechat_problems() + self.devkit_problems()
         if self.STAFF_PASSWORD_HASH_PROFILE != "rfc9106_low_memory":  # noqa: S105 - a profile name
             found.append("production hashes staff passwords with STAFF_PASSWORD_HASH_PROFILE=rfc9106_low_memory")
         if not (self.PUBLIC_BASE_URL or "").startswith("https://"):
@@ -314,6 +320,9 @@ class StagingConfig(ProductionConfig):
 
     def wechat_problems(self) -> list[str]:
         return [] if self.WECHAT_SANDBOX else super().wechat_problems()
+
+    def devkit_problems(self) -> list[str]:
+        return []  # a staging deployment from the repository may serve the demo (DEMO_ENABLED=1)
 
 
 CONFIGS: dict[str, type[BaseConfig]] = {

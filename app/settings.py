@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     WECHAT_SANDBOX: bool | None = setting(None, "Talk to the WeChat sandbox (production refuses it)",
                                           group="wechat", derived="on in development and testing, off otherwise")
     WECHAT_SANDBOX_PORT: Positive = setting(5100, "Where `make run` starts the sandbox", group="development")
+    DEMO_ENABLED: bool | None = setting(
+        None, "Serve /demo/ (the simulated mini-program) and `flask demo run`, from devkit/demo (not in the "
+        "production image; production refuses it)", group="development",
+        derived="on in development and testing, off otherwise")
     WECHAT_SANDBOX_PAY_KEYS_DIR: str | None = setting(
         None, "The sandbox merchant's keys, shared by the app and the sandbox", group="development",
         derived="MIAOHUA_INSTANCE_DIR/wechat_sandbox_pay")

@@ -141,8 +141,8 @@ def run(tmp: Path, stack: ExitStack, args: argparse.Namespace) -> list[Row]:
     redis_url, redis_note = stack.enter_context(bench_redis(tmp))
     keys_dir = tmp / "wechat_sandbox_pay"
     os.environ.update(MIAOHUA_ENV="development", MIAOHUA_INSTANCE_DIR=str(tmp / "instance"), LOG_LEVEL="WARNING")
-    from app.wechat_sandbox.pay import dev_credentials
     from bench import load_setup
+    from devkit.wechat_sandbox.pay import dev_credentials
 
     dev_credentials(keys_dir)
     port = free_port()

@@ -182,8 +182,8 @@ def run(*, duration_s: float, connections: list[int], phones: int = PHONES, logi
         redis_url, redis_note = stack.enter_context(bench_redis(tmp))
         keys_dir = tmp / "wechat_sandbox_pay"
         os.environ.update(MIAOHUA_ENV="development", MIAOHUA_INSTANCE_DIR=str(tmp / "instance"), LOG_LEVEL="WARNING")
-        from app.wechat_sandbox.pay import dev_credentials
         from bench import load_setup
+        from devkit.wechat_sandbox.pay import dev_credentials
 
         dev_credentials(keys_dir)  # generated once here, before the app and the sandbox both read them
         sandbox = stack.enter_context(load_setup.InProcessSandbox(keys_dir))

@@ -80,9 +80,9 @@ class InProcessSandbox:
     and this process mints codes straight from its state (what a phone's ``wx.login`` would get)."""
 
     def __init__(self, keys_dir: Path) -> None:
-        from app.wechat_sandbox import create_sandbox_app
-        from app.wechat_sandbox.pay.settings import PaySettings
-        from app.wechat_sandbox.settings import SandboxSettings
+        from devkit.wechat_sandbox import create_sandbox_app
+        from devkit.wechat_sandbox.pay.settings import PaySettings
+        from devkit.wechat_sandbox.settings import SandboxSettings
 
         settings = SandboxSettings.from_env({"WECHAT_SANDBOX_MEDIA_CHECK_DELAY": "0"})
         settings = dataclasses.replace(settings, pay=PaySettings(keys_dir=str(keys_dir)))
@@ -105,12 +105,12 @@ class InProcessSandbox:
         self.thread.join(timeout=5)
 
     def login_code(self, user: str) -> str:
-        from app.wechat_sandbox.records import LOGIN_CODE
+        from devkit.wechat_sandbox.records import LOGIN_CODE
 
         return self.state.mint_code(LOGIN_CODE, user, self.appid).code
 
     def phone_code(self, user: str) -> str:
-        from app.wechat_sandbox.records import PHONE_CODE
+        from devkit.wechat_sandbox.records import PHONE_CODE
 
         return self.state.mint_code(PHONE_CODE, user, self.appid).code
 

@@ -182,7 +182,7 @@ def configure(tmp: Path, redis_url: str | None) -> tuple[dict[str, str], str]:
         DATABASE_URL=database_url or f"sqlite:///{tmp / 'bench.db'}", WECHAT_SANDBOX="1",
         WECHAT_SANDBOX_PAY_KEYS_DIR=str(keys_dir), STORAGE_LOCAL_ROOT=str(tmp / "instance" / "objects"),
     )
-    from app.wechat_sandbox.pay import dev_credentials
+    from devkit.wechat_sandbox.pay import dev_credentials
 
     creds = dev_credentials(keys_dir)
     os.environ.update(
@@ -205,10 +205,10 @@ def configure(tmp: Path, redis_url: str | None) -> tuple[dict[str, str], str]:
 
 def sandbox_pay(keys_dir: str):
     """The WeChat sandbox's Pay emulation on the same keys: it pays orders and signs notifications."""
-    from app.wechat_sandbox.pay.settings import PaySettings
-    from app.wechat_sandbox.pay.state import PayState
-    from app.wechat_sandbox.settings import SandboxSettings
-    from app.wechat_sandbox.state import SandboxState
+    from devkit.wechat_sandbox.pay.settings import PaySettings
+    from devkit.wechat_sandbox.pay.state import PayState
+    from devkit.wechat_sandbox.settings import SandboxSettings
+    from devkit.wechat_sandbox.state import SandboxState
 
     settings = SandboxSettings(pay=PaySettings(keys_dir=keys_dir))
     return PayState(settings, SandboxState(settings))

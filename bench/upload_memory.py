@@ -5,7 +5,7 @@
 
 Each server is started the way it runs for real:
 
-- ``make run``: ``app.devstack.web_command`` with ``app.devstack.web_env`` (Werkzeug's development server, a
+- ``make run``: ``devkit.devstack.web_command`` with ``devkit.devstack.web_env`` (Werkzeug's development server, a
   thread per request, and the environment devstack gives the web process, malloc settings included);
 - ``gunicorn``: ``deploy/entrypoint.sh web`` (gunicorn with ``app.gunicorn_conf``, sync workers, the
   entrypoint's environment), 2 workers (``GUNICORN_WORKERS``) on the 2-core box.
@@ -94,7 +94,7 @@ class WebServer:
     """The web app on a free port as ``server`` runs it for real; its output goes to a log file."""
 
     def __init__(self, server: str, env: dict[str, str], log_path: Path) -> None:
-        from app.devstack import web_command, web_env
+        from devkit.devstack import web_command, web_env
 
         self.server, self.port, self.log_path = server, int(env["WEB_PORT"]), log_path
         if server == "make run":

@@ -36,7 +36,7 @@ case "$command" in
     fi
     # glibc malloc: photo-sized buffers (>= 1 MiB) are mmapped and given back when freed, at most 2 arenas;
     # with the defaults a web process keeps hundreds of MiB of freed image buffers (README, "Portrait
-    # uploads"; the same values as app.devstack.WEB_MALLOC_ENV, kept equal by tests/deploy). The environment
+    # uploads"; the same values as devkit.devstack.WEB_MALLOC_ENV, kept equal by tests/deploy). The environment
     # may override them.
     : "${MALLOC_ARENA_MAX:=2}" "${MALLOC_MMAP_THRESHOLD_:=1048576}"
     export MALLOC_ARENA_MAX MALLOC_MMAP_THRESHOLD_

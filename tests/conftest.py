@@ -25,7 +25,7 @@ from app import create_app
 from app.consent.policy import ensure_initial_version
 from app.core.jobs import redis_connection
 from app.extensions import db
-from app.wechat_sandbox import SandboxSettings, create_sandbox_app
+from devkit.wechat_sandbox import SandboxSettings, create_sandbox_app
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")

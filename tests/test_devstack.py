@@ -56,7 +56,7 @@ def stack_env(tmp_path):
 
 def test_make_run_stack_answers_readyz_runs_a_cli_job_and_stops_on_ctrl_c(stack_env):
     web_port = int(stack_env["WEB_PORT"])
-    proc = subprocess.Popen([sys.executable, "-m", "app.devstack"], cwd=ROOT, env=stack_env,
+    proc = subprocess.Popen([sys.executable, "-m", "devkit.devstack"], cwd=ROOT, env=stack_env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_ready(f"http://127.0.0.1:{web_port}/readyz", proc)
@@ -121,7 +121,7 @@ def jobs_ping(env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def test_a_killed_generation_worker_is_restarted_and_processes_the_next_job(stack_env):
-    proc = subprocess.Popen([sys.executable, "-m", "app.devstack"], cwd=ROOT, env=stack_env,
+    proc = subprocess.Popen([sys.executable, "-m", "devkit.devstack"], cwd=ROOT, env=stack_env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = StackOutput(proc)
     try:

@@ -4,7 +4,7 @@ The API keeps ISO 8601 UTC instants for machines; whatever a person reads (a due
 policy's effective date, a notice) is a Beijing date or time. Legal deadlines ("15 working days", §8)
 are counted on Beijing dates, skipping weekends and statutory holidays and counting the adjusted
 working days (调休, a weekend day declared a working day) — from the maintained ``chinese_calendar``
-package (the State Council's yearly notice), pinned in requirements.txt and updated each year.
+package (the State Council's yearly notice), pinned in requirements.in and updated each year.
 
 A year the package does not know yet cannot be counted: that raises ``CalendarOutOfRange``
 (``calendar_out_of_range``) rather than guessing. Until the package is updated, an operator may

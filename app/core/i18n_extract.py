@@ -9,7 +9,7 @@ the user-facing texts the code writes as plain English literals, so call sites n
 - the English name of each ``StyleSpec(id, kind, params, name_zh, name_en)`` of the style catalogue
   (``workers/generators/styles.py``), which the zh_CN catalog maps to its Chinese name.
 
-``ApiError`` subclasses are found by name over all of ``app/`` (a class whose base is ``ApiError`` or one of
+``ApiError`` subclasses are found by name over ``app/`` and ``devkit/demo/`` (a class whose base is ``ApiError`` or one of
 its subclasses), so a new error class is picked up without configuration. The same walk serves the catalog
 test (tests/i18n), which lists every such text the zh_CN catalog lacks.
 """
@@ -47,8 +47,10 @@ def _text(node: ast.AST | None) -> str | None:
 
 
 def app_sources() -> list[Path]:
-    return [path for path in sorted(APP_DIR.rglob("*.py"))
-            if not any(part in SKIPPED_DIRS for part in path.relative_to(APP_DIR).parts)]
+    """The app's code and the demo's (devkit/demo: its error texts are shown by the demo page)."""
+    roots = [APP_DIR, APP_DIR.parent / "devkit" / "demo"]
+    return [path for root in roots if root.is_dir() for path in sorted(root.rglob("*.py"))
+            if not any(part in SKIPPED_DIRS for part in path.relative_to(root).parts)]
 
 
 @cache

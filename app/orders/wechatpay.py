@@ -68,6 +68,20 @@ class Merchant:
     previous_public_key_until: float | None = None  # POSIX time the overlap ends
 
 
+def sandbox_credentials(config: Any) -> dict[str, Any]:
+    """The WeChat sandbox's development merchant, whose keys the sandbox shares in WECHAT_SANDBOX_PAY_KEYS_DIR.
+    The sandbox lives in devkit/, which the production image leaves out: a staging deployment from the image
+    sets WECHAT_PAY_* (the sandbox's keys) instead."""
+    try:
+        from devkit.wechat_sandbox.pay import dev_credentials
+    except ModuleNotFoundError as missing:
+        from app.config import ConfigError
+
+        raise ConfigError(f"WECHAT_SANDBOX without WECHAT_PAY_MCHID needs the devkit package ({missing}); "
+                          "set WECHAT_PAY_* to the sandbox merchant's keys") from missing
+    return dev_credentials(config["WECHAT_SANDBOX_PAY_KEYS_DIR"], appid=config["WECHAT_APPID"])
+
+
 def merchant(app: Flask | None = None) -> Merchant:
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     cached = app.extensions.get("wechatpay_merchant")
@@ -81,9 +95,7 @@ def merchant(app: Flask | None = None) -> Merchant:
         "platform_certs": config["WECHAT_PAY_PLATFORM_CERTS"],
     }
     if not values["mchid"] and config["WECHAT_SANDBOX"]:
-        from app.wechat_sandbox.pay import dev_credentials
-
-        creds = dev_credentials(config["WECHAT_SANDBOX_PAY_KEYS_DIR"], appid=config["WECHAT_APPID"])
+        creds = sandbox_credentials(config)
         values = {"mchid": creds["mchid"], "private_key": creds["merchant_private_key"],
                   "cert_serial": creds["merchant_cert_serial_no"], "apiv3_key": creds["apiv3_key"],
                   "public_key": creds["wechatpay_public_key"], "public_key_id": creds["wechatpay_public_key_id"],

@@ -1,4 +1,4 @@
-"""A fresh ``make run`` stack (``python -m app.devstack``) on free ports, for the end-to-end demo tests.
+"""A fresh ``make run`` stack (``python -m devkit.devstack``) on free ports, for the end-to-end demo tests.
 
 The stack gets its own instance folder (SQLite database, objects, keys) and never the test backends
 (``TEST_DATABASE_URL``/``TEST_REDIS_URL`` are stripped): it is what a newcomer gets from ``make run``. Its
@@ -70,7 +70,7 @@ def make_run(folder: Path) -> Iterator[Stack]:
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "make-run.log"
     with log.open("w") as output:
-        proc = subprocess.Popen([sys.executable, "-m", "app.devstack"], cwd=ROOT, env=env, stdout=output,
+        proc = subprocess.Popen([sys.executable, "-m", "devkit.devstack"], cwd=ROOT, env=env, stdout=output,
                                 stderr=subprocess.STDOUT, text=True)
     stack = Stack(env=env, web=f"http://127.0.0.1:{web_port}", sandbox=f"http://127.0.0.1:{sandbox_port}", log=log)
     try:

@@ -161,7 +161,7 @@ class ProductionStack:
                      aws_access_key_id="smoke", aws_secret_access_key="smoke-secret").create_bucket(
             Bucket="miaohua-smoke", CreateBucketConfiguration={"LocationConstraint": "cn-north-1"})
         sandbox_env = {**self.env, "WECHAT_SANDBOX_PUSH_URL": f"{self.base_url}/api/v1/wechat/push"}
-        self.spawn("sandbox", [sys.executable, "-m", "app.wechat_sandbox", "--host", "127.0.0.1",
+        self.spawn("sandbox", [sys.executable, "-m", "devkit.wechat_sandbox", "--host", "127.0.0.1",
                                "--port", str(self.sandbox_port)], env=sandbox_env)
         self.run_entrypoint("migrate")
         self.spawn("web", [str(ENTRYPOINT), "web"],

@@ -72,7 +72,7 @@ def https(stack):
 
 
 def test_the_mini_program_journey_runs_through_https(stack, tmp_path, monkeypatch):
-    from app.demo.journey import Journey, JourneyOptions
+    from devkit.demo.journey import Journey, JourneyOptions
 
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(stack.ca))  # the phone trusts the site's CA
     options = JourneyOptions(out_dir=tmp_path, photo=ROOT / "tests" / "data" / "portrait-astronaut.png",

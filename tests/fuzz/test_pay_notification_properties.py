@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from app.orders.wechatpay import Merchant, NotificationRejected, verify_notification
-from app.wechat_sandbox.pay.crypto import encrypt_resource, new_nonce, response_message, rsa_sign
-from app.wechat_sandbox.pay.keys import generate_keys, private_pem
+from devkit.wechat_sandbox.pay.crypto import encrypt_resource, new_nonce, response_message, rsa_sign
+from devkit.wechat_sandbox.pay.keys import generate_keys, private_pem
 
 pytestmark = pytest.mark.fuzz
 

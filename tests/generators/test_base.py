@@ -93,5 +93,5 @@ def test_a_backend_whose_packages_are_missing_is_reported(monkeypatch):
     monkeypatch.setattr(base_module, "_FACTORIES", dict(base_module._FACTORIES))
     monkeypatch.setattr(base_module, "_INSTANCES", {})
     register_generator("broken", "workers.generators.not_installed_backend:Backend")
-    with pytest.raises(GeneratorUnavailable, match=r"requirements-nodeps\.txt"):
+    with pytest.raises(GeneratorUnavailable, match=r"requirements-nodeps\.in"):
         get_generator("broken")

@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from app.orders import platform_certs
 from app.orders.models import Entitlement, Order
-from app.wechat_sandbox.pay.crypto import decrypt_resource, encrypt_resource, new_nonce, response_message, rsa_sign
-from app.wechat_sandbox.pay.keys import PUBLIC_KEY_PRIVATE_FILE, new_rsa_key, public_pem
+from devkit.wechat_sandbox.pay.crypto import decrypt_resource, encrypt_resource, new_nonce, response_message, rsa_sign
+from devkit.wechat_sandbox.pay.keys import PUBLIC_KEY_PRIVATE_FILE, new_rsa_key, public_pem
 from tests.orders.conftest import NOTIFY_PATH, buy, pay, wait_for_order
 
 

@@ -3,7 +3,7 @@
 The cause found: with glibc's default malloc, the thread-per-request development server gives request threads
 their own arenas and the dynamic mmap threshold rises to the size of a decoded photo, so freed photo buffers stay
 in the arenas (measured: 12 arenas holding 275 MiB of free memory after 100 uploads; RSS 139 → ~500 MiB). The web
-process is therefore started with ``app.devstack.WEB_MALLOC_ENV`` (``make run``) or the same values from
+process is therefore started with ``devkit.devstack.WEB_MALLOC_ENV`` (``make run``) or the same values from
 ``deploy/entrypoint.sh web`` (gunicorn). These tests check the settings reach the process, that they keep
 photo processing from stranding freed memory, and that uploads leave no Python-level growth (tracemalloc).
 The RSS figures over 1,000 uploads come from ``python -m bench.upload_memory``.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from app.devstack import WEB_MALLOC_ENV, web_env
+from devkit.devstack import WEB_MALLOC_ENV, web_env
 from tests.uploads.conftest import post_photo
 
 ROOT = Path(__file__).resolve().parents[2]

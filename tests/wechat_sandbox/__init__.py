@@ -1,1 +1,1 @@
-"""Tests of the WeChat sandbox (app.wechat_sandbox), through the real wechatpy client."""
+"""Tests of the WeChat sandbox (devkit.wechat_sandbox), through the real wechatpy client."""

@@ -24,8 +24,8 @@ from wechatpy.exceptions import WeChatClientException
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from app.wechat_sandbox import SandboxApp, SandboxSettings, create_sandbox_app
-from app.wechat_sandbox.state import SandboxState
+from devkit.wechat_sandbox import SandboxApp, SandboxSettings, create_sandbox_app
+from devkit.wechat_sandbox.state import SandboxState
 
 OFFICIAL_API_BASE_URL = "https://api.weixin.qq.com/"
 STABLE_TOKEN_ENDPOINT = "stable_token"
@@ -328,7 +328,7 @@ class PayReceiver:
 @pytest.fixture(scope="session")
 def pay_keys_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A keys directory generated once for the session (merchant, public key, platform certificate)."""
-    from app.wechat_sandbox.pay import dev_credentials
+    from devkit.wechat_sandbox.pay import dev_credentials
 
     directory = tmp_path_factory.mktemp("wechatpay") / "keys"
     dev_credentials(directory)
@@ -337,7 +337,7 @@ def pay_keys_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def pay_credentials(pay_keys_dir: str) -> dict[str, Any]:
-    from app.wechat_sandbox.pay import dev_credentials
+    from devkit.wechat_sandbox.pay import dev_credentials
 
     return dev_credentials(pay_keys_dir)
 
@@ -353,7 +353,7 @@ def pay_receiver() -> Iterator[PayReceiver]:
 @pytest.fixture
 def pay_settings(pay_keys_dir: str, pay_receiver: PayReceiver) -> Any:
     """Fast payments: refunds settle in 50 ms, notification retries in milliseconds (×0.001)."""
-    from app.wechat_sandbox.pay import PaySettings
+    from devkit.wechat_sandbox.pay import PaySettings
 
     return PaySettings(keys_dir=pay_keys_dir, notify_url=pay_receiver.notify_url, refund_delay=0.05,
                        notify_time_scale=0.001, notify_timeout=1.0)
@@ -375,7 +375,7 @@ def pay_sandbox(pay_sandbox_app: Any) -> Iterator[RunningSandbox]:
 
 @pytest.fixture
 def pay_state(pay_sandbox_app: Any) -> Any:
-    """The served sandbox's :class:`~app.wechat_sandbox.pay.state.PayState` (keys, records)."""
+    """The served sandbox's :class:`~devkit.wechat_sandbox.pay.state.PayState` (keys, records)."""
     return pay_sandbox_app.extensions["wechat_sandbox_pay"]
 
 

@@ -12,9 +12,9 @@ import time
 import pytest
 from cryptography.exceptions import InvalidSignature
 
-from app.wechat_sandbox import SandboxSettings, create_sandbox_app
-from app.wechat_sandbox.pay.crypto import response_message, rsa_sign
-from app.wechat_sandbox.pay.settings import WECHAT_RETRY_DELAYS, PaySettings
+from devkit.wechat_sandbox import SandboxSettings, create_sandbox_app
+from devkit.wechat_sandbox.pay.crypto import response_message, rsa_sign
+from devkit.wechat_sandbox.pay.settings import WECHAT_RETRY_DELAYS, PaySettings
 
 from .conftest import PayReceiver, RunningSandbox, open_notification, sandbox_wechatpay, serve
 

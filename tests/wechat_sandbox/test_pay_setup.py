@@ -12,11 +12,11 @@ import pytest
 import requests
 from wechatpayv3.utils import load_private_key, load_public_key
 
-from app.wechat_sandbox import SandboxSettings, create_sandbox_app
-from app.wechat_sandbox.pay import PaySettings, dev_credentials
-from app.wechat_sandbox.pay.keys import PayKeysMismatch
-from app.wechat_sandbox.pay.settings import DEFAULT_KEYS_DIR, WECHAT_RETRY_DELAYS
-from app.wechat_sandbox.settings import SandboxConfigError
+from devkit.wechat_sandbox import SandboxSettings, create_sandbox_app
+from devkit.wechat_sandbox.pay import PaySettings, dev_credentials
+from devkit.wechat_sandbox.pay.keys import PayKeysMismatch
+from devkit.wechat_sandbox.pay.settings import DEFAULT_KEYS_DIR, WECHAT_RETRY_DELAYS
+from devkit.wechat_sandbox.settings import SandboxConfigError
 
 from .conftest import RunningSandbox, sandbox_wechatpay, serve
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from wechatpayv3.utils import rsa_sign
 
-from app.wechat_sandbox.pay.keys import private_pem, public_pem
+from devkit.wechat_sandbox.pay.keys import private_pem, public_pem
 
 from .conftest import sandbox_wechatpay
 

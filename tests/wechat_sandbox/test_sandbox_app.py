@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from app.wechat_sandbox import SandboxClock, SandboxSettings, create_sandbox_app
-from app.wechat_sandbox.__main__ import main
-from app.wechat_sandbox.settings import DEFAULT_APPID, SandboxConfigError
+from devkit.wechat_sandbox import SandboxClock, SandboxSettings, create_sandbox_app
+from devkit.wechat_sandbox.__main__ import main
+from devkit.wechat_sandbox.settings import DEFAULT_APPID, SandboxConfigError
 
 from .conftest import OTHER_APPID
 
@@ -34,7 +34,7 @@ def test_refuses_to_exist_in_production(monkeypatch, capsys, variable, value):
 def test_command_line_refuses_production():
     environment = {**os.environ, "MIAOHUA_ENV": "production"}
     result = subprocess.run(
-        [sys.executable, "-m", "app.wechat_sandbox", "--port", "0"],
+        [sys.executable, "-m", "devkit.wechat_sandbox", "--port", "0"],
         cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=30, check=False,
     )
     assert result.returncode == 2

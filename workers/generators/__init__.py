@@ -1,7 +1,7 @@
 """Image and video generation backends.
 
 ``base`` (the interface and the backend registry) and ``styles`` (the catalogue) import no model dependencies;
-``get_generator("classical")`` loads the CPU backend (mediapipe + OpenCV; requirements-nodeps.txt)::
+``get_generator("classical")`` loads the CPU backend (mediapipe + OpenCV; requirements-nodeps.in)::
 
     from workers.generators import GenerationRequest, get_generator, get_style
 

@@ -1,7 +1,7 @@
 """The explicit (visible) AI-content label of GB 45438-2025: the Chinese words "AI生成" in a corner of every
 image and every video frame, the text at least 5 % of the shortest side high.
 
-The CJK font comes from the ``noto-cjk-sans-otc`` wheel (Noto Sans CJK SC, OFL), pinned in requirements.txt, so
+The CJK font comes from the ``noto-cjk-sans-otc`` wheel (Noto Sans CJK SC, OFL), pinned in requirements.in, so
 every machine that installs the project has it. Without it, or with a font that lacks the glyphs, drawing fails
 loudly (``LabelFontMissing``) instead of stamping empty boxes ("tofu") on a user's file.
 
@@ -35,9 +35,9 @@ class LabelFontMissing(RuntimeError):
 def font_path() -> str:
     try:
         import noto_cjk_sans_otc
-    except ImportError as exc:  # pragma: no cover - requirements.txt installs it
+    except ImportError as exc:  # pragma: no cover - requirements.in installs it
         raise LabelFontMissing("the CJK font package noto-cjk-sans-otc is not installed (pip install -r "
-                               "requirements.txt); refusing to draw the AI label without it") from exc
+                               "requirements.in); refusing to draw the AI label without it") from exc
     path = noto_cjk_sans_otc.FONT_PATH
     if not path.is_file():
         raise LabelFontMissing(f"the CJK font file {path} is missing")

@@ -198,7 +198,7 @@ def get_generator(name: str) -> Generator:
                 factory = getattr(importlib.import_module(module_name), attr)
             except ImportError as exc:
                 raise GeneratorUnavailable(
-                    f"generator {name!r} needs packages that are not installed ({exc}); see requirements-nodeps.txt"
+                    f"generator {name!r} needs packages that are not installed ({exc}); see requirements-nodeps.in"
                 ) from exc
         instance = factory()
         _INSTANCES[name] = instance

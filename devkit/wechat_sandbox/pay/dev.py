@@ -6,7 +6,7 @@ Errors are ``{"error": "..."}`` with HTTP 400/404, like the rest of the dev API.
 ``GET  /sandbox/api/pay/merchant``                  → ``{mchid, appid, merchant_cert_serial_no, wechatpay_public_key_id,
                                                     platform_certificates: [{serial_no, expire_time}], signing,
                                                     notify_url, keys_dir}``
-``GET  /sandbox/api/pay/credentials``               → what :func:`~app.wechat_sandbox.pay.dev_credentials` returns
+``GET  /sandbox/api/pay/credentials``               → what :func:`~devkit.wechat_sandbox.pay.dev_credentials` returns
                                                     (private key and APIv3 key included: development only)
 ``POST /sandbox/api/pay/signing``                   ``{mode: public_key|certificate|both}`` → merchant
 ``POST /sandbox/api/pay/platform-certificates``     rotate: a new platform certificate signs from now on →
@@ -47,13 +47,13 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template_string, request
 
-from app.wechat_sandbox.devtools import DevApiError, integer, number, request_fields, user_name
-from app.wechat_sandbox.pay import records
-from app.wechat_sandbox.pay.api import pay_state
-from app.wechat_sandbox.pay.crypto import rfc3339, rsa_verify
-from app.wechat_sandbox.pay.errors import DEFAULT_MESSAGES, STATUS_BY_CODE
-from app.wechat_sandbox.pay.settings import SIGNING_MODES
-from app.wechat_sandbox.pay.state import PayFault, PayState
+from devkit.wechat_sandbox.devtools import DevApiError, integer, number, request_fields, user_name
+from devkit.wechat_sandbox.pay import records
+from devkit.wechat_sandbox.pay.api import pay_state
+from devkit.wechat_sandbox.pay.crypto import rfc3339, rsa_verify
+from devkit.wechat_sandbox.pay.errors import DEFAULT_MESSAGES, STATUS_BY_CODE
+from devkit.wechat_sandbox.pay.settings import SIGNING_MODES
+from devkit.wechat_sandbox.pay.state import PayFault, PayState
 
 PAY_RESULTS = (records.SUCCESS, records.PAYERROR, records.USERPAYING)
 MAX_COPIES = 50
@@ -294,7 +294,7 @@ PAGE_TEMPLATE = """<!doctype html>
 td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}code{font-size:12px}</style></head><body>
 <h1>WeChat Pay sandbox</h1><p><a href="./">&larr; WeChat sandbox</a>. Not WeChat Pay: an emulator of
 api.mch.weixin.qq.com (API v3). Dev API: <code>/sandbox/api/pay/…</code>
-(see <code>app/wechat_sandbox/pay/dev.py</code>).</p>
+(see <code>devkit/wechat_sandbox/pay/dev.py</code>).</p>
 {% if merchant %}<p>mchid <code>{{ merchant.mchid }}</code>, appid <code>{{ merchant.appid }}</code>, merchant serial
 <code>{{ merchant.merchant_cert_serial_no }}</code>, public key <code>{{ merchant.wechatpay_public_key_id }}</code>,
 signing: {{ merchant.signing }}, keys: <code>{{ merchant.keys_dir or "(memory)" }}</code></p>

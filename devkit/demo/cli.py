@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 from flask import Blueprint, current_app
 
-from app.demo.journey import DemoError, Journey, JourneyOptions, StackNotRunning
-from app.demo.views import SAMPLE_PHOTO
+from devkit.demo.journey import DemoError, Journey, JourneyOptions, StackNotRunning
+from devkit.demo.views import SAMPLE_PHOTO
 
 bp = Blueprint("demo_cli", __name__, cli_group="demo")
 

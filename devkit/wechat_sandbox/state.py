@@ -22,10 +22,10 @@ from collections import deque
 from dataclasses import asdict
 from typing import Any
 
-from app.wechat_sandbox import errors
-from app.wechat_sandbox.clock import SandboxClock
-from app.wechat_sandbox.errors import WeChatApiError
-from app.wechat_sandbox.records import (
+from devkit.wechat_sandbox import errors
+from devkit.wechat_sandbox.clock import SandboxClock
+from devkit.wechat_sandbox.errors import WeChatApiError
+from devkit.wechat_sandbox.records import (
     LOGIN_CODE,
     PHONE_CODE,
     SUGGESTIONS,
@@ -37,7 +37,7 @@ from app.wechat_sandbox.records import (
     RiskyText,
     TestUser,
 )
-from app.wechat_sandbox.settings import SandboxSettings
+from devkit.wechat_sandbox.settings import SandboxSettings
 
 CODE_ALPHABET = string.ascii_letters + string.digits
 # Records kept for inspection through the dev API; older ones are dropped so a long-running

@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from app.wechat_sandbox.pay.crypto import PROBE_SIGNATURE_PREFIX, encrypt_resource, rfc3339
-from app.wechat_sandbox.pay.records import Delivery
+from devkit.wechat_sandbox.pay.crypto import PROBE_SIGNATURE_PREFIX, encrypt_resource, rfc3339
+from devkit.wechat_sandbox.pay.records import Delivery
 
 if TYPE_CHECKING:
-    from app.wechat_sandbox.pay.state import PayState
+    from devkit.wechat_sandbox.pay.state import PayState
 
 ACKNOWLEDGED = (200, 204)
 MAX_DELIVERIES = 1000

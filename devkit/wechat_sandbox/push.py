@@ -31,7 +31,7 @@ from typing import Any
 import requests
 from wechatpy.crypto import PrpCrypto
 
-from app.wechat_sandbox.settings import SandboxApp, decode_encoding_aes_key
+from devkit.wechat_sandbox.settings import SandboxApp, decode_encoding_aes_key
 
 NONCE_ALPHABET = string.digits
 

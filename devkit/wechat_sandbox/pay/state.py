@@ -20,12 +20,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-from app.wechat_sandbox.clock import SandboxClock
-from app.wechat_sandbox.errors import WeChatApiError
-from app.wechat_sandbox.pay import records
-from app.wechat_sandbox.pay.crypto import AUTH_SCHEME, BEIJING, new_nonce, response_message, rsa_sign
-from app.wechat_sandbox.pay.errors import PayApiError
-from app.wechat_sandbox.pay.keys import (
+from devkit.wechat_sandbox.clock import SandboxClock
+from devkit.wechat_sandbox.errors import WeChatApiError
+from devkit.wechat_sandbox.pay import records
+from devkit.wechat_sandbox.pay.crypto import AUTH_SCHEME, BEIJING, new_nonce, response_message, rsa_sign
+from devkit.wechat_sandbox.pay.errors import PayApiError
+from devkit.wechat_sandbox.pay.keys import (
     PayKeys,
     PayKeysMismatch,
     PlatformCertificate,
@@ -34,10 +34,10 @@ from app.wechat_sandbox.pay.keys import (
     load_or_create_keys,
     new_platform_certificate,
 )
-from app.wechat_sandbox.pay.notify import Notifier
-from app.wechat_sandbox.pay.records import Delivery, Refund, Transaction
-from app.wechat_sandbox.settings import SandboxConfigError, SandboxSettings
-from app.wechat_sandbox.state import SandboxState
+from devkit.wechat_sandbox.pay.notify import Notifier
+from devkit.wechat_sandbox.pay.records import Delivery, Refund, Transaction
+from devkit.wechat_sandbox.settings import SandboxConfigError, SandboxSettings
+from devkit.wechat_sandbox.state import SandboxState
 
 MAX_PARTIAL_REFUNDS = 50
 REFUND_WINDOW_SECONDS = 365 * 86400

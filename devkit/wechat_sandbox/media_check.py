@@ -20,11 +20,11 @@ from typing import Any
 
 import requests
 
-from app.wechat_sandbox import errors
-from app.wechat_sandbox.push import deliver_push, encrypt_push
-from app.wechat_sandbox.records import MediaCheck
-from app.wechat_sandbox.settings import SandboxApp
-from app.wechat_sandbox.state import SandboxState
+from devkit.wechat_sandbox import errors
+from devkit.wechat_sandbox.push import deliver_push, encrypt_push
+from devkit.wechat_sandbox.records import MediaCheck
+from devkit.wechat_sandbox.settings import SandboxApp
+from devkit.wechat_sandbox.state import SandboxState
 
 NORMAL_LABEL = 100
 UNCERTAIN_LABEL = 21000

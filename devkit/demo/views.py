@@ -36,7 +36,7 @@ SANDBOX_TIMEOUT = (3.0, 30.0)  # a payment waits for the notification to reach u
 
 class SandboxUnreachable(ApiError):
     status, code = 502, "sandbox_unreachable"
-    message = "The WeChat sandbox is not answering; is `make run` (or python -m app.wechat_sandbox) running?"
+    message = "The WeChat sandbox is not answering; is `make run` (or python -m devkit.wechat_sandbox) running?"
 
 
 def demo_dir() -> Path:

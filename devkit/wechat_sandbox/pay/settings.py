@@ -5,7 +5,7 @@
 ``WECHAT_SANDBOX_PAY_KEYS_DIR``                where the merchant and platform keys live, generated on first
                                                use (default ``<project>/instance/wechat_sandbox_pay``); the
                                                backend reads the same directory through
-                                               :func:`app.wechat_sandbox.pay.dev_credentials`
+                                               :func:`devkit.wechat_sandbox.pay.dev_credentials`
 ``WECHAT_SANDBOX_PAY_MCHID``                   merchant id when the keys are generated (``1900000109``)
 ``WECHAT_SANDBOX_PAY_APPID``                   appid bound to the merchant (the sandbox's default app)
 ``WECHAT_SANDBOX_PAY_APIV3_KEY``               32 ASCII characters (random when the keys are generated)
@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.wechat_sandbox.settings import SandboxConfigError
+from devkit.wechat_sandbox.settings import SandboxConfigError
 
 ENV_PREFIX = "WECHAT_SANDBOX_PAY_"
 DEFAULT_MCHID = "1900000109"

@@ -1,4 +1,4 @@
-"""``python -m app.wechat_sandbox [--host 127.0.0.1] [--port 5100]``: serve the sandbox.
+"""``python -m devkit.wechat_sandbox [--host 127.0.0.1] [--port 5100]``: serve the sandbox.
 
 Exits with status 2 and a message on stderr, before binding anything, in production or when the
 ``WECHAT_SANDBOX_*`` settings are unusable.
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from werkzeug.serving import run_simple
 
-from app.wechat_sandbox.settings import SandboxConfigError, SandboxSettings, refuse_production
+from devkit.wechat_sandbox.settings import SandboxConfigError, SandboxSettings, refuse_production
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5100
@@ -21,7 +21,7 @@ DEFAULT_PORT = 5100
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m app.wechat_sandbox",
+        prog="python -m devkit.wechat_sandbox",
         description="Emulate api.weixin.qq.com for development (never in production).",
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"interface to bind (default {DEFAULT_HOST})")
@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RuntimeError, SandboxConfigError) as exc:
         print(f"wechat sandbox: {exc}", file=sys.stderr)
         return 2
-    from app.wechat_sandbox import create_sandbox_app
+    from devkit.wechat_sandbox import create_sandbox_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     sandbox = create_sandbox_app(settings)

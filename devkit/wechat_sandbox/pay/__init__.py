@@ -3,7 +3,7 @@
 The backend uses the real ``wechatpayv3`` client against it; only the gateway and the keys differ::
 
     from wechatpayv3 import WeChatPay, WeChatPayType
-    from app.wechat_sandbox.pay import dev_credentials
+    from devkit.wechat_sandbox.pay import dev_credentials
 
     creds = dev_credentials("instance/wechat_sandbox_pay")    # generated on first use, shared with the sandbox
     wxpay = WeChatPay(
@@ -26,7 +26,7 @@ Modules: :mod:`.settings` (``WECHAT_SANDBOX_PAY_*``), :mod:`.keys` (key material
 
 from __future__ import annotations
 
-from app.wechat_sandbox.pay.keys import dev_credentials, load_or_create_keys
-from app.wechat_sandbox.pay.settings import PaySettings
+from devkit.wechat_sandbox.pay.keys import dev_credentials, load_or_create_keys
+from devkit.wechat_sandbox.pay.settings import PaySettings
 
 __all__ = ["PaySettings", "dev_credentials", "load_or_create_keys"]

@@ -39,16 +39,16 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, g, request
 
-from app.wechat_sandbox.pay import validation
-from app.wechat_sandbox.pay.crypto import (
+from devkit.wechat_sandbox.pay import validation
+from devkit.wechat_sandbox.pay.crypto import (
     encrypt_resource,
     parse_authorization,
     request_message,
     rfc3339,
     rsa_verify,
 )
-from app.wechat_sandbox.pay.errors import PayApiError, param_error, required, sign_error
-from app.wechat_sandbox.pay.state import PayState
+from devkit.wechat_sandbox.pay.errors import PayApiError, param_error, required, sign_error
+from devkit.wechat_sandbox.pay.state import PayState
 
 PAY_EXTENSION_KEY = "wechat_sandbox_pay"
 TRUNCATED_SIGN_MESSAGE = 240

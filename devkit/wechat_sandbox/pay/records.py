@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.wechat_sandbox.pay.crypto import rfc3339
+from devkit.wechat_sandbox.pay.crypto import rfc3339
 
 NOTPAY, SUCCESS, CLOSED, REFUND, USERPAYING, PAYERROR = (
     "NOTPAY", "SUCCESS", "CLOSED", "REFUND", "USERPAYING", "PAYERROR")

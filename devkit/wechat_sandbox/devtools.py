@@ -33,7 +33,7 @@ here tests and developers ask for them.  Errors are ``{"error": "..."}`` with HT
 ==========================================  =============================================================
 
 WeChat Pay's developer API lives under ``/sandbox/api/pay/…`` and its page at ``/sandbox/pay``
-(:mod:`app.wechat_sandbox.pay.dev`).
+(:mod:`devkit.wechat_sandbox.pay.dev`).
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template_string, request
 
-from app.wechat_sandbox import errors
-from app.wechat_sandbox.miniprogram import EMULATED_PATHS, sandbox_state
-from app.wechat_sandbox.records import (
+from devkit.wechat_sandbox import errors
+from devkit.wechat_sandbox.miniprogram import EMULATED_PATHS, sandbox_state
+from devkit.wechat_sandbox.records import (
     FAULT_MODES,
     LOGIN_CODE,
     PHONE_CODE,
@@ -55,8 +55,8 @@ from app.wechat_sandbox.records import (
     RiskyText,
     TestUser,
 )
-from app.wechat_sandbox.settings import USER_NAME_PATTERN, SandboxApp
-from app.wechat_sandbox.state import SandboxState
+from devkit.wechat_sandbox.settings import USER_NAME_PATTERN, SandboxApp
+from devkit.wechat_sandbox.state import SandboxState
 
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 PHONE_PATTERN = re.compile(r"^[0-9]{5,20}$")

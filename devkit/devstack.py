@@ -15,7 +15,7 @@ Supervision: a child that exits (crash, OOM kill, ``kill -9``) is logged and sta
 (1 s, doubling to 30 s while it keeps dying within a minute of its start); the stack stops only on a signal.
 A child that exits while the stack is still starting is a configuration problem: the stack stops with it.
 
-With the sandbox on it also seeds the demo's staff account (``app.demo.staff``) and prints its password,
+With the sandbox on it also seeds the demo's staff account (``devkit.demo.staff``) and prints its password,
 so the admin console at ``/admin/`` can be tried at once. The web app serves plain http on 127.0.0.1, so the
 staff cookie goes without its ``Secure`` flag here (``STAFF_COOKIE_SECURE=0``, unless set otherwise).
 """
@@ -41,7 +41,7 @@ BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 30.0
 STABLE_AFTER_S = 60.0  # a child that ran this long before exiting starts again after the first backoff
 
-log = logging.getLogger("app.devstack")
+log = logging.getLogger("devkit.devstack")
 
 
 def web_command(host: str, port: int) -> list[str]:
@@ -128,7 +128,7 @@ class DevStack:
         os.makedirs(os.environ.get("MIAOHUA_INSTANCE_DIR", "instance"), exist_ok=True)
         app = create_app(config)
         self.migrate(app)
-        from app.demo.staff import ensure_demo_staff
+        from devkit.demo.staff import ensure_demo_staff
 
         self.demo_staff = ensure_demo_staff(app, INSTANCE_DIR)
         env = dict(os.environ)
@@ -192,7 +192,7 @@ class DevStack:
     def start_wechat_sandbox(self, env: dict[str, str], port: int) -> None:
         # Content-check verdicts are pushed to the web app, as WeChat would.
         sandbox_env = {**env, "WECHAT_SANDBOX_PUSH_URL": f"http://{self.host}:{self.web_port}/api/v1/wechat/push"}
-        self.start_child("wechat sandbox", [sys.executable, "-m", "app.wechat_sandbox", "--host", self.host,
+        self.start_child("wechat sandbox", [sys.executable, "-m", "devkit.wechat_sandbox", "--host", self.host,
                                             "--port", str(port)], sandbox_env)
 
     def start_web(self, env: dict[str, str]) -> None:

@@ -36,8 +36,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from cryptography.x509.oid import NameOID
 
-from app.wechat_sandbox.pay.settings import DEFAULT_MCHID
-from app.wechat_sandbox.settings import DEFAULT_APPID
+from devkit.wechat_sandbox.pay.settings import DEFAULT_MCHID
+from devkit.wechat_sandbox.settings import DEFAULT_APPID
 
 try:  # POSIX; elsewhere two first starts racing could generate twice
     import fcntl

@@ -11,9 +11,9 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from app.wechat_sandbox.pay.crypto import parse_rfc3339
-from app.wechat_sandbox.pay.errors import PayApiError, param_error, required
-from app.wechat_sandbox.pay.settings import PaySettings
+from devkit.wechat_sandbox.pay.crypto import parse_rfc3339
+from devkit.wechat_sandbox.pay.errors import PayApiError, param_error, required
+from devkit.wechat_sandbox.pay.settings import PaySettings
 
 OUT_TRADE_NO = re.compile(r"^[A-Za-z0-9_\-|*]{6,32}$")
 OUT_REFUND_NO = re.compile(r"^[A-Za-z0-9_\-|*@]{1,64}$")

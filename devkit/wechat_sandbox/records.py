@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.wechat_sandbox import errors
+from devkit.wechat_sandbox import errors
 
 LOGIN_CODE = "login"
 PHONE_CODE = "phone"

@@ -1,7 +1,7 @@
 """Sandbox settings: the emulated mini-program apps and the knobs that make tests fast.
 
 Everything comes from environment variables prefixed ``WECHAT_SANDBOX_`` with defaults that give one
-working development app, so ``python -m app.wechat_sandbox`` needs no configuration:
+working development app, so ``python -m devkit.wechat_sandbox`` needs no configuration:
 
 =====================================  ===================================================================
 ``WECHAT_SANDBOX_APPID``               appid of the default app (``wx5a1d0b0c0ffee001``)
@@ -19,11 +19,11 @@ working development app, so ``python -m app.wechat_sandbox`` needs no configurat
 ``WECHAT_SANDBOX_<FIELD>``             any numeric field of :class:`SandboxSettings`, e.g.
                                        ``WECHAT_SANDBOX_MEDIA_CHECK_DELAY=0``,
                                        ``WECHAT_SANDBOX_ACCESS_TOKEN_TTL=60``, ``..._CODE_TTL``
-``WECHAT_SANDBOX_PAY_*``               WeChat Pay API v3: see :mod:`app.wechat_sandbox.pay.settings`
+``WECHAT_SANDBOX_PAY_*``               WeChat Pay API v3: see :mod:`devkit.wechat_sandbox.pay.settings`
 =====================================  ===================================================================
 
 The sandbox must never run in production; :func:`refuse_production` is the single check used by both
-:func:`app.wechat_sandbox.create_sandbox_app` and the command line.
+:func:`devkit.wechat_sandbox.create_sandbox_app` and the command line.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from app.wechat_sandbox.pay.settings import PaySettings
+    from devkit.wechat_sandbox.pay.settings import PaySettings
 
 ENV_PREFIX = "WECHAT_SANDBOX_"
 PRODUCTION_ENV_NAMES = frozenset({"production", "prod"})
@@ -148,7 +148,7 @@ class SandboxSettings:
     push_timeout: float = 5.0
     push_retry_delays: tuple[float, ...] = (1.0, 5.0, 15.0)
     max_fault_delay: float = 120.0
-    # WeChat Pay API v3 (imported lazily: app.wechat_sandbox.pay.settings imports this module).
+    # WeChat Pay API v3 (imported lazily: devkit.wechat_sandbox.pay.settings imports this module).
     pay: PaySettings = field(default_factory=lambda: _pay_settings_class()())
 
     def __post_init__(self) -> None:
@@ -230,7 +230,7 @@ class SandboxSettings:
 
 
 def _pay_settings_class() -> type[PaySettings]:
-    from app.wechat_sandbox.pay.settings import PaySettings
+    from devkit.wechat_sandbox.pay.settings import PaySettings
 
     return PaySettings
 

@@ -31,12 +31,12 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from app.wechat_sandbox import errors
-from app.wechat_sandbox.errors import WeChatApiError, error_body
-from app.wechat_sandbox.media_check import start_media_check
-from app.wechat_sandbox.records import MediaCheck
-from app.wechat_sandbox.settings import SandboxApp
-from app.wechat_sandbox.state import SandboxState
+from devkit.wechat_sandbox import errors
+from devkit.wechat_sandbox.errors import WeChatApiError, error_body
+from devkit.wechat_sandbox.media_check import start_media_check
+from devkit.wechat_sandbox.records import MediaCheck
+from devkit.wechat_sandbox.settings import SandboxApp
+from devkit.wechat_sandbox.state import SandboxState
 
 EXTENSION_KEY = "wechat_sandbox"
 SCENES = (1, 2, 3, 4)  # 1 profile, 2 comment, 3 forum, 4 social log
