@@ -10,8 +10,8 @@ the user-facing texts the code writes as plain English literals, so call sites n
   (``workers/generators/styles.py``), which the zh_CN catalog maps to its Chinese name.
 
 ``ApiError`` subclasses are found by name over ``app/`` and ``devkit/demo/`` (a class whose base is
-``ApiError`` or one of its subclasses), so a new error class is picked up without configuration. The same walk serves the catalog
-test (tests/i18n), which lists every such text the zh_CN catalog lacks.
+``ApiError`` or one of its subclasses), so a new error class is picked up without configuration. The same
+walk serves the catalog test (tests/i18n), which lists every such text the zh_CN catalog lacks.
 """
 
 from __future__ import annotations
