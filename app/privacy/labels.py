@@ -23,6 +23,7 @@ CATEGORY_LABELS = {
     "operation_logs": _l("Operation log"),
     "deletion_receipts": _l("Deletion receipts"),
     "support_tickets": _l("Support tickets"),
+    "notices": _l("Notices from us"),
     "account": _l("The whole account"),
 }
 
