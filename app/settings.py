@@ -2,8 +2,8 @@
 profiles require it. pydantic-settings reads them from the environment and reports every malformed
 value at once; ``app/config.py`` turns them into the Flask config of a profile (development, testing,
 staging, production), where a few defaults are derived from other settings (the sandbox's credentials,
-the instance folder). ``.env.example`` and README's settings table are generated from this declaration
-(``flask config env-example``, ``flask config table``) and a test fails when they drift.
+the instance folder). ``.env.example`` and the settings table of docs/configuration.md are generated from
+this declaration (``flask config env-example``, ``flask config table``) and a test fails when they drift.
 
 Settings read by other processes than the app (gunicorn's, the diffusion worker's, ``make run``'s) are
 declared here too, so one file lists everything an operator may set.

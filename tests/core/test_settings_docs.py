@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.ops.config_cli import README_END, README_START, check_environment, env_example, settings_table
+from app.ops.config_cli import TABLE_DOCUMENT, TABLE_END, TABLE_START, check_environment, env_example, settings_table
 from app.settings import declared, meta
 from tests.core.test_config import PRODUCTION_ENV
 
@@ -17,9 +17,9 @@ def test_env_example_is_generated_from_the_declaration():
         "regenerate it: flask --app wsgi:app config env-example > .env.example")
 
 
-def test_readme_settings_table_is_generated_from_the_declaration():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index(README_START) + len(README_START):readme.index(README_END)].strip()
+def test_the_settings_table_is_generated_from_the_declaration():
+    document = (ROOT / TABLE_DOCUMENT).read_text(encoding="utf-8")
+    table = document[document.index(TABLE_START) + len(TABLE_START):document.index(TABLE_END)].strip()
     assert table == settings_table(), "regenerate it: flask --app wsgi:app config table --write"
 
 
