@@ -18,7 +18,6 @@ from app.generation.models import GenerationJob
 from app.uploads.models import Upload
 from tests.conftest import make_app
 from tests.generation.conftest import start_job, upload_ids
-from tests.generation.test_worker_crash import shared_redis_url  # noqa: F401 - the fixture
 from tests.generation.worker_probes import inherited_state
 
 ROOT = Path(__file__).resolve().parents[2]
