@@ -50,7 +50,7 @@ def probe_result(job) -> dict:
 
 
 def test_work_horses_inherit_the_model_stack_but_no_model_and_real_jobs_succeed(app, wechat_sandbox, dbx,
-                                                                                 shared_redis_url):  # noqa: F811
+                                                                                 shared_redis_url):
     from tests.accounts.helpers import Phone
     from tests.uploads import images
 
@@ -92,7 +92,7 @@ def test_work_horses_inherit_the_model_stack_but_no_model_and_real_jobs_succeed(
     assert dbx.count(Upload, Upload.deleted_at.is_(None)) == 0  # sources deleted as the job ended
 
 
-def test_a_worker_without_the_generation_queue_preloads_nothing(app, shared_redis_url):  # noqa: F811
+def test_a_worker_without_the_generation_queue_preloads_nothing(app, shared_redis_url):
     """The control: the same probe finds nothing heavy in a horse of a worker that does not serve generation."""
     probe_job = probe(shared_redis_url, "default")
     run_forking_worker(shared_redis_url, app.config["SQLALCHEMY_DATABASE_URI"], ["default"])
