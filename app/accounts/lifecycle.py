@@ -27,7 +27,7 @@ from app.core.lifecycle import (
 from app.extensions import db
 
 from . import phones, sessions
-from .models import Device, LoginSession, SmsCode, User, WechatIdentity
+from .models import Device, LoginSession, RiskFlag, SmsCode, User, WechatIdentity
 
 _sessions, _sms = LoginSession.__table__, SmsCode.__table__
 
@@ -118,6 +118,7 @@ def lifecycle() -> Lifecycle:
     config = current_app.config
     return Lifecycle(
         domain="accounts", holdings=holdings, export=export, erase=erase, erase_order=100,
+        user_table=User.__tablename__, unlinked_personal_tables=(SmsCode.__tablename__, RiskFlag.__tablename__),
         sealed_columns=sealed_columns, categories={"devices": delete_devices},
         # Cancellation: every domain's kept rows lose the person, then the user row goes (the rest cascades).
         receipt_kinds={"devices": ReplayTarget(Device.__tablename__, key="user", action="delete"),

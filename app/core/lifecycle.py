@@ -140,6 +140,11 @@ class Lifecycle:
     # Rows kept after the account is cancelled (orders, by law): (table, the columns cleared at cancellation).
     kept_pseudonymised: tuple[tuple[str, tuple[str, ...]], ...] = ()
     processing: tuple[Processing, ...] = ()
+    # The accounts domain names its table of users: every other table's user_id points at it (the deletion
+    # log finds a user's rows by public id through it; the shutdown walks the foreign keys to it).
+    user_table: str | None = None
+    # Personal data tied to no user row (hashed phones, device ids): emptied when the service shuts down.
+    unlinked_personal_tables: tuple[str, ...] = ()
 
 
 _registry: dict[str, Lifecycle] = {}
@@ -223,3 +228,15 @@ def kept_pseudonymised() -> list[tuple[str, tuple[str, ...]]]:
 
 def processing() -> list[Processing]:
     return [activity for lc in registered() for activity in lc.processing]
+
+
+def user_table() -> str:
+    """The table of user accounts, as the domain that owns it registered it."""
+    names = [lc.user_table for lc in registered() if lc.user_table]
+    if len(names) != 1:
+        raise LookupError(f"exactly one domain must register the user table, found {names}")
+    return names[0]
+
+
+def unlinked_personal_tables() -> list[str]:
+    return [name for lc in registered() for name in lc.unlinked_personal_tables]

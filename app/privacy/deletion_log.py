@@ -258,7 +258,7 @@ def _row_where(table: Table, entry: Mapping[str, Any]):
     if entry.get("public_id") is not None and "public_id" in table.c:
         return table.c.public_id == entry["public_id"]
     if entry.get("user_public_id") is not None and "user_id" in table.c:
-        users = db.metadata.tables["users"]
+        users = db.metadata.tables[lifecycle.user_table()]
         owner = select(users.c.id).where(users.c.public_id == entry["user_public_id"]).scalar_subquery()
         return table.c.user_id == owner
     return None

@@ -34,8 +34,9 @@ from .retention import anonymise_in_batches, batches, count_where, delete_in_bat
 log = logging.getLogger(__name__)
 
 REASON = "service_shutdown"
-UNLINKED_PERSONAL_TABLES = ("sms_codes", "risk_flags")  # phone hashes, device hashes: no user_id
-NEVER_TOUCHED = ("deletion_log", "stored_objects", "users")  # and the rows domains keep pseudonymised
+# Privacy's own log and core's object table; and the users, deleted last (after their rows); and the rows
+# domains keep pseudonymised (lifecycle.kept_pseudonymised).
+NEVER_TOUCHED = ("deletion_log", "stored_objects")
 
 
 class ConfirmationMismatch(Exception):
@@ -57,7 +58,7 @@ def _fk_rule(fk) -> str:
 
 def plan() -> list[Step]:
     tables = db.metadata.tables
-    users = tables["users"]
+    users = tables[lifecycle.user_table()]
     stored = tables["stored_objects"]
     steps = [
         Step("stored_objects", "destroy", or_(stored.c.wrapped_key.is_not(None), stored.c.destroyed_at.is_(None)),
@@ -67,7 +68,7 @@ def plan() -> list[Step]:
     for name, columns in kept:
         steps.append(Step(name, "anonymise", or_(*(tables[name].c[column].is_not(None) for column in columns)),
                           columns, note="rows kept (transaction records), pseudonymised"))
-    never_touched = {*NEVER_TOUCHED, *(name for name, _ in kept)}
+    never_touched = {*NEVER_TOUCHED, users.name, *(name for name, _ in kept)}
     to_empty: dict[str, list[ColumnElement[bool]]] = {}
     for table in db.metadata.sorted_tables:
         if table.name in never_touched:
@@ -80,7 +81,7 @@ def plan() -> list[Step]:
                                   note="kept without the user"))
             else:
                 to_empty.setdefault(table.name, []).append(fk.parent.is_not(None))
-    for name in UNLINKED_PERSONAL_TABLES:
+    for name in lifecycle.unlinked_personal_tables():  # hashed phones, device ids: tied to no user row
         if name in tables:
             to_empty[name] = [true()]
     # Rows that reference rows we delete, without a cascade, must go first (or the delete would fail).
@@ -97,7 +98,7 @@ def plan() -> list[Step]:
     for table in reversed(db.metadata.sorted_tables):  # dependants first
         if table.name in to_empty:
             steps.append(Step(table.name, "delete", or_(*to_empty[table.name])))
-    steps.append(Step("users", "delete", true(), note="accounts"))
+    steps.append(Step(users.name, "delete", true(), note="accounts"))
     return steps
 
 
