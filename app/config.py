@@ -142,7 +142,7 @@ class BaseConfig:
                      "WECHAT_PAY_PREVIOUS_PUBLIC_KEY"):
             setattr(self, name, _read_secret(getattr(self, name)))
         self.PROCESSORS = _processors(self.PROCESSORS_FILE)
-        # Retention (policy §5; README "Retention"): data class → period → action, enforced daily by the
+        # Retention (policy §5; docs/privacy.md "Retention"): data class → period → action, enforced daily by the
         # privacy.retention job (app/privacy/retention.py). Each period: RETENTION_<CLASS>_DAYS.
         self.RETENTION = {name: {"days": getattr(self, f"RETENTION_{name.upper()}_DAYS"), "action": action}
                           for name, action in RETENTION_ACTIONS.items()}

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
         dev_default="ZGV2LWVuY3J5cHRpb24ta2V5LW5vdC1mb3ItcHJvZCE=")
     ENCRYPTION_KEY_ID: str = setting("k1", "Id of ENCRYPTION_KEY (stored beside every wrapped key)", group="core")
     ENCRYPTION_OLD_KEYS: str | None = setting(
-        None, "Rotation: earlier keys that still decrypt, `id:key,…` (README, key rotation)", group="core",
+        None, "Rotation: earlier keys that still decrypt, `id:key,…` (README, Operations)", group="core",
         secret=True)
     LOOKUP_HASH_KEY: str | None = setting(
         None, "HMAC key of lookup hashes (phone, openid, device); changing it orphans every lookup",

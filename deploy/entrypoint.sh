@@ -35,8 +35,8 @@ case "$command" in
       find "$PROMETHEUS_MULTIPROC_DIR" -mindepth 1 -delete
     fi
     # glibc malloc: photo-sized buffers (>= 1 MiB) are mmapped and given back when freed, at most 2 arenas;
-    # with the defaults a web process keeps hundreds of MiB of freed image buffers (README, "Portrait
-    # uploads"; the same values as devkit.devstack.WEB_MALLOC_ENV, kept equal by tests/deploy). The environment
+    # with the defaults a web process keeps hundreds of MiB of freed image buffers (docs/uploads.md, "Memory
+    # of the web process"; the same values as devkit.devstack.WEB_MALLOC_ENV, kept equal by tests/deploy). The environment
     # may override them.
     : "${MALLOC_ARENA_MAX:=2}" "${MALLOC_MMAP_THRESHOLD_:=1048576}"
     export MALLOC_ARENA_MAX MALLOC_MMAP_THRESHOLD_

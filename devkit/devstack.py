@@ -50,8 +50,8 @@ def web_command(host: str, port: int) -> list[str]:
             "--no-reload", "--no-debugger"]
 
 
-# glibc malloc for the web process (issue #16; measured in bench/upload_memory.py, explained in the README's
-# "Portrait uploads"). With the defaults, each request thread of the development server gets its own malloc
+# glibc malloc for the web process (issue #16; measured in bench/upload_memory.py, explained in docs/uploads.md,
+# "Memory of the web process"). With the defaults, each request thread of the development server gets its own malloc
 # arena (12 seen after 100 uploads) and the dynamic mmap threshold rises to the size of a decoded photo (~26 MB),
 # so every photo buffer is carved from an arena and, once freed, stays there: ~35 MiB held per arena, 275 of
 # 343 MiB of arena memory free but never returned. A fixed threshold (which also stops the dynamic one) sends

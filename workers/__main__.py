@@ -1,4 +1,4 @@
-"""Run a worker: ``python -m workers --queues generation`` (see README, "Deploying at scale")."""
+"""Run a worker: ``python -m workers --queues generation`` (see docs/deploying.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Background jobs on RQ: named queues, tasks, and enqueue-after-commit.
 
-Rules every task follows (see README, "Jobs"):
+Rules every task follows (see docs/generation.md, "Jobs"):
 - a task's arguments are ids (int or str), never ORM objects: the row is the source of truth and
   the worker reloads it;
 - a job is enqueued only after the database transaction that created its row commits, so a worker

@@ -4,7 +4,7 @@ An RQ worker forks a work horse per job, and the horse is the process that ends 
 it, so a forking worker needs ``PROMETHEUS_MULTIPROC_DIR`` (its own directory) for the horses'
 counts to outlive them; the worker's main process then serves their sum here, with the same bearer
 token as the web's ``/metrics``. Queue and backlog gauges are not repeated here: the web's scrape
-reports those once. ``python -m workers --metrics-port 9101`` starts it (README: "Monitoring").
+reports those once. ``python -m workers --metrics-port 9101`` starts it (docs/staff.md: "Monitoring and alerts").
 """
 
 from __future__ import annotations

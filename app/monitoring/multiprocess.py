@@ -3,7 +3,7 @@
 gunicorn runs several web workers; each records its own requests. With ``PROMETHEUS_MULTIPROC_DIR``
 set in the environment *before the app is imported*, every process writes its counters and histograms
 to per-process files in that directory and a scrape adds them up, so restarting or adding workers
-never loses or splits counts. The wiring for ``gunicorn.conf.py`` (README: "Monitoring")::
+never loses or splits counts. The wiring for ``gunicorn.conf.py`` (docs/staff.md: "Monitoring and alerts")::
 
     from app.monitoring.multiprocess import child_exit, on_starting  # noqa: F401 - gunicorn hooks
 

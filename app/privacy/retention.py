@@ -125,7 +125,7 @@ def __getattr__(name: str) -> Any:  # CLASSES / CLASS_ORDER: read from the regis
 
 
 def retention_table(config: Any = None) -> list[dict[str, Any]]:
-    """The effective table (README "Retention"), with the unclaimed-upload rule swept by uploads.sweep."""
+    """The effective table (docs/privacy.md "Retention"), with the unclaimed-upload rule swept by uploads.sweep."""
     config = config or current_app.config
     rows = [{"class": "unclaimed_uploads", "what": N_("portrait uploads no job claimed"),
              "period": f"{config['UPLOAD_UNCLAIMED_TTL_S']} s", "clock": "upload", "action": "delete",
