@@ -147,20 +147,31 @@ def settle() -> None:
     gc.collect()
 
 
-def measure_growth(upload_and_delete) -> None:
+def measure_growth(upload_and_delete, *, window: int = 30, windows: int = 3, limit: int = 64 * 1024) -> None:
+    """Fail when every one of ``windows`` runs of ``window`` uploads leaves ``limit`` bytes or more allocated.
+
+    A leak grows with every upload, so it shows in each window (a photo-sized leak at once, 2.2 KB an upload over
+    the limit); caches that request data fills (psycopg's prepared statements, SQLAlchemy's compiled statements,
+    the WeChat sandbox's records) grow in a window and then stop, so they do not show in all of them. In CI one
+    window after the whole suite once measured 67,931 B, spread over a few hundred small objects and no photo."""
     for _ in range(10):
         upload_and_delete()
     settle()
     tracemalloc.start(25)
     try:
-        before = tracemalloc.take_snapshot().filter_traces(NOT_THE_APP)
-        for _ in range(30):
-            upload_and_delete()
-        settle()
-        after = tracemalloc.take_snapshot().filter_traces(NOT_THE_APP)
+        seen = []
+        for _ in range(windows):
+            before = tracemalloc.take_snapshot().filter_traces(NOT_THE_APP)
+            for _ in range(window):
+                upload_and_delete()
+            settle()
+            after = tracemalloc.take_snapshot().filter_traces(NOT_THE_APP)
+            growth = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+            if growth < limit:
+                return
+            top = "\n".join(f"{stat}\n" + "\n".join(stat.traceback.format()[-12:])
+                            for stat in after.compare_to(before, "traceback")[:3])
+            seen.append(f"{growth} bytes still allocated after {window} uploads:\n{top}")
     finally:
         tracemalloc.stop()
-    growth = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
-    top = "\n".join(f"{stat}\n" + "\n".join(stat.traceback.format()[-12:])
-                    for stat in after.compare_to(before, "traceback")[:3])
-    assert growth < 64 * 1024, f"{growth} bytes still allocated after 30 uploads:\n{top}"
+    pytest.fail(f"every window of {window} uploads grew by {limit} bytes or more:\n" + "\n\n".join(seen))
