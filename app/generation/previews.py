@@ -1,5 +1,5 @@
 """What a user sees and downloads of a result, labelled as AI-generated as China's rules require
-(《人工智能生成合成内容标识办法》, GB 45438-2025; README "AI-generated content labels"):
+(《人工智能生成合成内容标识办法》, GB 45438-2025; docs/aigc-labels.md):
 
 - every image, the HD original included, carries the visible "AI生成" label in a corner (``aigc_label``);
 - every file carries the implicit label in its metadata, signed with ``AIGC_LABEL_KEY`` (``aigc``);

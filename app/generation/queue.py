@@ -1,6 +1,6 @@
 """The fair generation queue: one user's burst does not push everyone else back.
 
-Policy (README "Generation"):
+Policy (docs/generation.md § Generation):
 - Each user has at most ``SLOTS_PER_USER`` (one) job *waiting in the RQ queue*. A new job is
   dispatched (``dispatched_at`` set, its RQ job enqueued after the commit) only if its user has none
   waiting there; otherwise it waits in the database for the user's turn.
