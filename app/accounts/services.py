@@ -286,6 +286,15 @@ def unblock_user(user: User) -> None:
     db.session.commit()
 
 
+def block(user_id: int, reason: str) -> int:
+    """``block_user`` by id (the staff console, which holds a ``queries.UserCard``, not the row)."""
+    return block_user(db.session.get(User, user_id), reason)
+
+
+def unblock(user_id: int) -> None:
+    unblock_user(db.session.get(User, user_id))
+
+
 def openid_of(user_id: int, *, appid: str | None = None) -> str | None:
     """The user's WeChat openid, decrypted — the one place that opens it (subscribe messages, payments,
     content checks). With ``appid``: the newest identity of that mini-program; else the first one."""

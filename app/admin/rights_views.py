@@ -19,14 +19,14 @@ from app.privacy import rights
 from app.staff import audit
 from app.staff.auth import STAFF_API_PREFIX, current_staff, staff_required
 from app.staff.permissions import Permission
-from app.support import services as support
+from app.support import queries as tickets
 
 from . import users
 from .orders import TicketNotFound, TicketOfAnotherBuyer
 from .schemas import ReasonIn, RightsQueueOut, RightsQueueQuery, RightsRequestIn, RightsRequestOut
 
 if TYPE_CHECKING:
-    from app.accounts.models import User
+    from app.accounts.queries import UserCard
     from app.privacy.models import DeletionRequest
 
 bp = Blueprint("admin_rights", __name__, url_prefix=STAFF_API_PREFIX)
@@ -53,11 +53,11 @@ def one_out(request: DeletionRequest) -> RightsRequestOut:
     return request_out(request, _public_ids([request]))
 
 
-def _check_ticket(ticket_id: str, user: User) -> None:
-    ticket = support.find(ticket_id)
-    if ticket is None:
+def _check_ticket(ticket_id: str, user: UserCard) -> None:
+    opener = tickets.opener_of(ticket_id)
+    if opener is None:
         raise TicketNotFound()
-    if ticket.user_id != user.id:
+    if opener != user.id:
         raise TicketOfAnotherBuyer("That ticket was not opened by this user.")
 
 

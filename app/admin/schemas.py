@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from app.core.pagination import PageOut, PageQuery
-from app.orders.models import OrderStatus
+from app.orders.queries import OrderStatus
 
 REASON = Field(min_length=5, max_length=200, description="Why (stored in the audit log)")
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from flask import Blueprint
 
 from app.accounts import services as account_services
-from app.accounts.models import User, UserStatus
+from app.accounts.queries import UserCard
 from app.core.api import endpoint
-from app.orders.products import PRODUCTS
 from app.staff import audit
 from app.staff.auth import STAFF_API_PREFIX, staff_required
 from app.staff.permissions import Permission
@@ -29,17 +28,17 @@ bp = Blueprint("admin_users", __name__, url_prefix=STAFF_API_PREFIX)
 TAGS = ("staff",)
 
 
-def masked_out(user: User) -> MaskedUserOut:
+def masked_out(user: UserCard) -> MaskedUserOut:
     view = users.masked(user)
     return MaskedUserOut(id=view.public_id, phone=view.phone, nickname=view.nickname, has_wechat=view.has_wechat,
-                         status=view.status, blocked=view.status == UserStatus.BLOCKED,
+                         status=view.status, blocked=view.blocked,
                          blocked_reason=view.blocked_reason, created_at=view.created_at,
                          last_login_at=view.last_login_at, counts=UserCounts(**view.counts))
 
 
-def detail_out(user: User) -> UserDetailOut:
+def detail_out(user: UserCard) -> UserDetailOut:
     return UserDetailOut(user=masked_out(user), recent_orders=[
-        OrderLineOut(order_no=o.out_trade_no, product=PRODUCTS[o.product_id].name, amount_fen=o.amount_fen,
+        OrderLineOut(order_no=o.order_no, product=o.product_name, amount_fen=o.amount_fen,
                      status=o.status, created_at=o.created_at) for o in users.recent_orders(user)])
 
 
@@ -85,8 +84,8 @@ def block(public_id: str, body: ReasonIn):
     user = users.get_user(public_id, for_update=True)
     users.check_can_block(user)
     audit.record("user.block", "user", user.public_id, reason=body.reason)
-    account_services.block_user(user, body.reason)  # commits, with the audit entry
-    return detail_out(user)
+    account_services.block(user.id, body.reason)  # commits, with the audit entry
+    return detail_out(users.get_user(public_id))
 
 
 @bp.post("/users/<public_id>/unblock")
@@ -97,5 +96,5 @@ def unblock(public_id: str, body: ReasonIn):
     user = users.get_user(public_id, for_update=True)
     users.check_can_unblock(user)
     audit.record("user.unblock", "user", user.public_id, reason=body.reason)
-    account_services.unblock_user(user)  # commits, with the audit entry
-    return detail_out(user)
+    account_services.unblock(user.id)  # commits, with the audit entry
+    return detail_out(users.get_user(public_id))

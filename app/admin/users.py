@@ -11,20 +11,18 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
-
 from app.accounts import phones
-from app.accounts.models import User, UserStatus, WechatIdentity
+from app.accounts import queries as accounts
+from app.accounts.queries import UserCard
 from app.core import lifecycle
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.i18n import _l
-from app.extensions import db
-from app.orders import services as orders
+from app.orders import queries as orders
 from app.staff.masking import mask_text
 
 PUBLIC_ID = re.compile(r"^[0-9a-f]{32}$")
 ORDER_NUMBER = re.compile(r"^MH[0-9A-Z]{6,30}$")
-UNMASKABLE_FIELDS = ("phone", "nickname")
+UNMASKABLE_FIELDS = accounts.CLEAR_FIELDS
 SEARCH_LIMIT = 20
 
 
@@ -53,6 +51,7 @@ class MaskedUser:
     nickname: str | None
     has_wechat: bool
     status: str
+    blocked: bool
     blocked_reason: str | None
     created_at: datetime
     last_login_at: datetime | None
@@ -77,28 +76,19 @@ def query_kinds(q: str) -> list[str]:
     return kinds
 
 
-def find_users(q: str) -> tuple[list[str], list[User]]:
+def find_users(q: str) -> tuple[list[str], list[UserCard]]:
     """The users ``q`` names (by id, phone or order number), and which interpretations were tried."""
     q = q.strip()
     kinds = query_kinds(q)
-    found: dict[int, User] = {}
-    if "user_id" in kinds:
-        for user in db.session.scalars(select(User).where(User.public_id == q.lower())):
-            found[user.id] = user
-    if "phone" in kinds:
-        hashed = phones.phone_hash(re.sub(r"[\s-]", "", q).removeprefix("+86"))
-        for user in db.session.scalars(select(User).where(User.phone_hash == hashed)):
-            found[user.id] = user
-    if "order_number" in kinds:
-        owner = orders.owner_of(q.upper())
-        if owner is not None and (user := db.session.get(User, owner)) is not None:
-            found[user.id] = user
-    return kinds, sorted(found.values(), key=lambda u: u.id)[:SEARCH_LIMIT]
+    found = accounts.find_cards(
+        public_id=q.lower() if "user_id" in kinds else None,
+        phone=re.sub(r"[\s-]", "", q).removeprefix("+86") if "phone" in kinds else None,
+        user_id=orders.owner_of(q.upper()) if "order_number" in kinds else None)
+    return kinds, found[:SEARCH_LIMIT]
 
 
-def get_user(public_id: str, *, for_update: bool = False) -> User:
-    query = select(User).where(User.public_id == public_id)
-    user = db.session.scalar(query.with_for_update() if for_update else query)
+def get_user(public_id: str, *, for_update: bool = False) -> UserCard:
+    user = accounts.card_by_public_id(public_id, for_update=for_update)
     if user is None:
         raise UserNotFound()
     return user
@@ -114,39 +104,34 @@ def counts_of(user_id: int) -> dict[str, int]:
     return {shown: held.get(name, 0) for name, shown in COUNTED.items()}
 
 
-def masked(user: User) -> MaskedUser:
-    has_wechat = db.session.scalar(select(func.count()).select_from(WechatIdentity)
-                                   .where(WechatIdentity.user_id == user.id)) > 0
-    return MaskedUser(public_id=user.public_id, phone=user.phone_masked,
-                      nickname=mask_text(user.nickname), has_wechat=has_wechat, status=user.status,
+def masked(user: UserCard) -> MaskedUser:
+    return MaskedUser(public_id=user.public_id, phone=user.phone_masked, nickname=mask_text(user.nickname),
+                      has_wechat=user.has_wechat, status=user.status, blocked=user.blocked,
                       blocked_reason=user.blocked_reason, created_at=user.created_at,
                       last_login_at=user.last_login_at, counts=counts_of(user.id))
 
 
-def recent_orders(user: User, limit: int = 20) -> list:
+def recent_orders(user: UserCard, limit: int = 20) -> list[orders.OrderLine]:
     return orders.recent_of_user(user.id, limit)
 
 
-def unmasked_value(user: User, field: str) -> str:
+def unmasked_value(user: UserCard, field: str) -> str:
     """The clear value of one field; the caller has checked the permission and audits the reason."""
     if field not in UNMASKABLE_FIELDS:
         raise ValidationFailed(details={"fields": [{"field": "field", "location": "body", "type": "invalid",
                                                     "message": _l("One of: %(values)s",
                                                                    values=", ".join(UNMASKABLE_FIELDS))}]})
-    if field == "phone":
-        if user.phone_ciphertext is None:
-            raise FieldEmpty()
-        return phones.open_phone(user.phone_ciphertext)
-    if not user.nickname:
+    value = accounts.clear_value(user.id, field)
+    if value is None:
         raise FieldEmpty()
-    return user.nickname
+    return value
 
 
-def check_can_block(user: User) -> None:
-    if user.status == UserStatus.BLOCKED:
+def check_can_block(user: UserCard) -> None:
+    if user.blocked:
         raise UserAlreadyBlocked()
 
 
-def check_can_unblock(user: User) -> None:
-    if user.status != UserStatus.BLOCKED:
+def check_can_unblock(user: UserCard) -> None:
+    if not user.blocked:
         raise UserNotBlocked()

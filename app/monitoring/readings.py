@@ -3,7 +3,9 @@
 Everything here is computed from the shared stores, never from in-process counters, so every web
 process answers the same thing however many gunicorn workers there are. The readings are read-only
 (no RQ registry clean-up, no writes) and cheap: a handful of indexed aggregate queries and a few Redis
-commands per queue, so a scrape every 15 seconds costs nothing noticeable.
+commands per queue, so a scrape every 15 seconds costs nothing noticeable. The database reads are each
+domain's own (``app/<domain>/readings.py``: generation, uploads, privacy); this module turns what they
+return into ages and percentiles.
 """
 
 from __future__ import annotations
@@ -16,14 +18,12 @@ from flask import current_app
 from redis import Redis
 from rq import Queue
 from rq.job import Job
-from sqlalchemy import and_, func, select
 
 from app.core.db import utcnow
 from app.core.jobs import QUEUE_NAMES, redis_connection
-from app.extensions import db
-from app.generation.models import FINISHED, GenerationJob, JobStatus
-from app.privacy.models import DeletionRequest
-from app.uploads.models import Upload, UploadStatus
+from app.generation import readings as generation
+from app.privacy import readings as privacy
+from app.uploads import readings as uploads
 
 # How many ids at the head of a queue are looked at to find its oldest job: ids of jobs deleted since
 # (cancelled, expired) can linger there, and the first live one is the oldest that still waits.
@@ -79,11 +79,6 @@ def queue_readings(now: datetime | None = None) -> dict[str, QueueReading]:
 
 # --- deletion backlog (policy: sources go when their job ends; unclaimed uploads after their TTL) ---
 
-# Deleting an upload sets ``deleted_at`` and a final status together (``uploads.services.delete``), so a
-# stored photo is always in one of these: the filter lets the status index skip the deleted history.
-_LIVE_UPLOAD = (str(UploadStatus.PENDING_REVIEW), str(UploadStatus.READY))
-
-
 def ended_job_sources(now: datetime | None = None) -> BacklogReading:
     """Source photos still stored although their generation job has ended.
 
@@ -92,15 +87,8 @@ def ended_job_sources(now: datetime | None = None) -> BacklogReading:
     The age counts from the job's end (when the photos had to be gone).
     """
     now = now or utcnow()
-    ended_at = func.coalesce(GenerationJob.finished_at, GenerationJob.created_at)
-    count, oldest = db.session.execute(
-        select(func.count(Upload.id), func.min(ended_at))
-        .select_from(Upload)
-        .join(GenerationJob, GenerationJob.public_id == Upload.claimed_by)
-        .where(Upload.status.in_(_LIVE_UPLOAD), Upload.deleted_at.is_(None),
-               GenerationJob.status.in_([str(s) for s in FINISHED]))
-    ).one()
-    return BacklogReading(count=int(count or 0), oldest_age_s=_age(_as_utc(oldest), now) if count else None)
+    count, oldest = uploads.stored_sources_of(generation.ended_jobs())
+    return BacklogReading(count=count, oldest_age_s=_age(_as_utc(oldest), now) if count else None)
 
 
 def expired_unclaimed_uploads(now: datetime | None = None) -> BacklogReading:
@@ -110,13 +98,9 @@ def expired_unclaimed_uploads(now: datetime | None = None) -> BacklogReading:
     """
     now = now or utcnow()
     ttl = timedelta(seconds=current_app.config["UPLOAD_UNCLAIMED_TTL_S"])
-    count, oldest = db.session.execute(
-        select(func.count(Upload.id), func.min(Upload.created_at))
-        .where(Upload.status.in_(_LIVE_UPLOAD), Upload.deleted_at.is_(None), Upload.claimed_by.is_(None),
-               Upload.created_at <= now - ttl)
-    ).one()
+    count, oldest = uploads.unclaimed_created_by(now - ttl)
     oldest = _as_utc(oldest)
-    return BacklogReading(count=int(count or 0), oldest_age_s=_age(oldest + ttl, now) if count and oldest else None)
+    return BacklogReading(count=count, oldest_age_s=_age(oldest + ttl, now) if count and oldest else None)
 
 
 def deletion_backlog(now: datetime | None = None) -> dict[str, BacklogReading]:
@@ -135,15 +119,8 @@ class RightsReading:
 
 def rights_requests(now: datetime | None = None) -> RightsReading:
     now = now or utcnow()
-    pending_only = DeletionRequest.status == "pending"
-    pending, overdue, oldest = db.session.execute(
-        select(func.count(DeletionRequest.id),
-               func.count(DeletionRequest.id).filter(DeletionRequest.due_at < now),
-               func.min(DeletionRequest.created_at))
-        .where(pending_only)
-    ).one()
-    return RightsReading(pending=int(pending or 0), overdue=int(overdue or 0),
-                         oldest_age_s=_age(_as_utc(oldest), now) if pending else None)
+    pending, overdue, oldest = privacy.pending_requests(now)
+    return RightsReading(pending=pending, overdue=overdue, oldest_age_s=_age(_as_utc(oldest), now) if pending else None)
 
 
 # --- generation jobs -----------------------------------------------------------------------------
@@ -163,22 +140,8 @@ _LATENCY_SAMPLE = 5000
 def jobs_reading(window: timedelta = timedelta(hours=1), now: datetime | None = None) -> JobsReading:
     now = now or utcnow()
     since = now - window
-    ended = dict.fromkeys((str(s) for s in FINISHED), 0)
-    for status, count in db.session.execute(
-            select(GenerationJob.status, func.count(GenerationJob.id))
-            .where(GenerationJob.status.in_(list(ended)), GenerationJob.finished_at >= since)
-            .group_by(GenerationJob.status)):
-        ended[status] = int(count)
-    in_progress = dict.fromkeys((str(JobStatus.QUEUED), str(JobStatus.RUNNING)), 0)
-    for status, count in db.session.execute(
-            select(GenerationJob.status, func.count(GenerationJob.id))
-            .where(GenerationJob.status.in_(list(in_progress))).group_by(GenerationJob.status)):
-        in_progress[status] = int(count)
-    rows = db.session.execute(
-        select(GenerationJob.created_at, GenerationJob.finished_at)
-        .where(and_(GenerationJob.status == JobStatus.SUCCEEDED, GenerationJob.finished_at >= since))
-        .order_by(GenerationJob.finished_at.desc()).limit(_LATENCY_SAMPLE)).all()
-    latencies = sorted(max(0.0, (finished - created).total_seconds()) for created, finished in rows)
+    ended, in_progress = generation.ended_since(since), generation.in_progress()
+    latencies = generation.succeeded_durations_s(since, _LATENCY_SAMPLE)
     return JobsReading(ended_by_status=ended, in_progress=in_progress,
                        latency_p50_s=percentile(latencies, 0.50), latency_p95_s=percentile(latencies, 0.95))
 

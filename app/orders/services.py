@@ -362,13 +362,3 @@ def user_ids_with_orders_between(since, until) -> list[int]:
     orders of cancelled accounts have no user any more (notices)."""
     return list(db.session.scalars(select(Order.user_id).distinct().where(
         Order.created_at <= until, Order.user_id.is_not(None))))
-
-
-def owner_of(out_trade_no: str) -> int | None:
-    """The user id of the order with this number (None: no such order, or its account is gone)."""
-    return db.session.scalar(select(Order.user_id).where(Order.out_trade_no == out_trade_no))
-
-
-def recent_of_user(user_id: int, limit: int = 20) -> list[Order]:
-    return list(db.session.scalars(select(Order).where(Order.user_id == user_id).order_by(Order.id.desc())
-                                   .limit(limit)))

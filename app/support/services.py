@@ -88,11 +88,6 @@ def active_counts() -> dict[str, int]:
     return {"open": counts.get(TicketStatus.OPEN, 0), "waiting_user": counts.get(TicketStatus.WAITING_USER, 0)}
 
 
-def find(public_id: str) -> Ticket | None:
-    """The ticket with this public id, if any (other domains: a rights request received through a ticket)."""
-    return db.session.scalar(select(Ticket).where(Ticket.public_id == public_id))
-
-
 def get_any(public_id: str) -> Ticket:
     """For staff views (their permission is checked by ``staff_required``)."""
     ticket = db.session.scalar(select(Ticket).where(Ticket.public_id == public_id))
