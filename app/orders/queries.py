@@ -1,13 +1,14 @@
-"""Reads of orders for other domains (the staff console): plain data, never the ORM rows.
+"""Reads of orders for other domains (the staff console, support tickets): plain data, never the ORM rows.
 
 ``OrderStatus`` is exported here for the values other domains filter by (the staff API's query
-schema). A page of ``OrderSummary`` costs one statement; one ``OrderDetail`` three (the order, its
-events, its refunds). The buyer is named by the account's internal id: the caller asks accounts for
-what it shows of them.
+schema). A page of ``OrderSummary`` costs one statement (``page_for_staff``; ``summaries``, for the
+orders another domain links to by id); one ``OrderDetail`` three (the order, its events, its refunds).
+The buyer is named by the account's internal id: the caller asks accounts for what it shows of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,7 +23,7 @@ from .models import Order, OrderStatus
 from .products import PRODUCTS
 
 __all__ = ["OrderDetail", "OrderEventLine", "OrderLine", "OrderNotFound", "OrderStatus", "OrderSummary", "RefundLine",
-           "detail", "owner_of", "page_for_staff", "recent_of_user", "refundable_fen", "window_ends"]
+           "detail", "owner_of", "page_for_staff", "recent_of_user", "refundable_fen", "summaries", "window_ends"]
 
 
 class OrderNotFound(NotFound):
@@ -122,6 +123,20 @@ def recent_of_user(user_id: int, limit: int = 20) -> list[OrderLine]:
                       created_at=created) for no, product, amount, status, created in rows]
 
 
+def _summary(o: Order) -> OrderSummary:
+    return OrderSummary(order_no=o.out_trade_no, product_id=o.product_id, amount_fen=o.amount_fen,
+                        refunded_fen=o.refunded_fen, status=o.status, created_at=o.created_at, paid_at=o.paid_at,
+                        user_id=o.user_id)
+
+
+def summaries(order_ids: Iterable[int | None]) -> dict[int, OrderSummary]:
+    """The orders among ``order_ids`` that exist (None ignored), by internal id; one statement (none if no ids)."""
+    wanted = {i for i in order_ids if i is not None}
+    if not wanted:
+        return {}
+    return {o.id: _summary(o) for o in db.session.scalars(select(Order).where(Order.id.in_(wanted)))}
+
+
 def page_for_staff(status: str | None, since: datetime | None,
                    page: PageQuery) -> tuple[list[OrderSummary], str | None]:
     """Newest first, one page (see ``app.core.pagination``), filtered by status and creation time."""
@@ -131,9 +146,7 @@ def page_for_staff(status: str | None, since: datetime | None,
     if since:
         query = query.where(Order.created_at >= since)
     found, next_cursor = paginate(query, page, Order.id.desc())
-    return [OrderSummary(order_no=o.out_trade_no, product_id=o.product_id, amount_fen=o.amount_fen,
-                         refunded_fen=o.refunded_fen, status=o.status, created_at=o.created_at, paid_at=o.paid_at,
-                         user_id=o.user_id) for o in found], next_cursor
+    return [_summary(o) for o in found], next_cursor
 
 
 def detail(out_trade_no: str) -> OrderDetail:

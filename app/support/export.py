@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 
 from . import services
+from .links import links_of
 from .models import Ticket
 
 
@@ -18,11 +19,11 @@ def tickets_of(user_id: int) -> list[dict[str, Any]]:
     from app.core.lifecycle import ts
 
     tickets = db.session.scalars(select(Ticket).where(Ticket.user_id == user_id).order_by(Ticket.id)
-                                 .options(selectinload(Ticket.messages), selectinload(Ticket.order),
-                                          selectinload(Ticket.job)))
+                                 .options(selectinload(Ticket.messages))).all()
+    links = links_of(tickets)
     return [{
         "id": t.public_id, "category": t.category, "subject": services.subject_of(t), "status": t.status,
-        "order_no": t.order.out_trade_no if t.order else None, "job_id": t.job.public_id if t.job else None,
+        "order_no": links.order_no(t), "job_id": links.job_id(t),
         "created_at": ts(t.created_at), "updated_at": ts(t.updated_at), "resolved_at": ts(t.resolved_at),
         "closed_at": ts(t.closed_at),
         "messages": [{"author": m.author_kind, "body": services.body_of(m), "at": ts(m.created_at)}

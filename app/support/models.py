@@ -6,6 +6,8 @@ What is stored, and why:
   (AES-256-GCM; the purpose strings below bind each ciphertext to its column);
 - the ticket may point at one of the user's orders (a payment dispute that finance can refund) or one
   of their generation jobs; those links are set NULL when the order or job is deleted by retention;
+- those rows (and the user's) belong to other domains: the ticket holds their ids, never an ORM
+  relationship, and support reads what it shows of them through their public code (``links.py``);
 - the ticket belongs to its user: cancelling the account deletes it and its messages (ON DELETE CASCADE);
 - closed tickets are deleted ``RETENTION["support_tickets"]`` days after ``closed_at`` (the retention sweep).
 """
@@ -89,9 +91,6 @@ class Ticket(db.Model):
 
     messages: Mapped[list[TicketMessage]] = relationship(
         back_populates="ticket", order_by="TicketMessage.id", cascade="all, delete-orphan", passive_deletes=True)
-    user = relationship("User")
-    order = relationship("Order")
-    job = relationship("GenerationJob")
 
 
 class TicketMessage(db.Model):

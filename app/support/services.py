@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import selectinload
 
 from app.accounts.services import check_text_is_safe, lock_user
 from app.core import ratelimit
@@ -98,8 +97,7 @@ def get_any(public_id: str) -> Ticket:
 
 def list_own(user: User, page: PageQuery) -> tuple[list[Ticket], str | None]:
     """Newest first, one page (see ``app.core.pagination``)."""
-    return paginate(select(Ticket).where(Ticket.user_id == user.id)
-                    .options(selectinload(Ticket.order), selectinload(Ticket.job)), page, Ticket.id.desc())
+    return paginate(select(Ticket).where(Ticket.user_id == user.id), page, Ticket.id.desc())
 
 
 def mark_read_by_user(ticket: Ticket) -> None:
@@ -120,7 +118,6 @@ def list_for_staff(*, status: str | None = None, category: str | None = None, as
         query = query.where(Ticket.assigned_staff_id.is_(None))
     elif assigned_to is not None:
         query = query.where(Ticket.assigned_staff_id == assigned_to)
-    query = query.options(selectinload(Ticket.user), selectinload(Ticket.order), selectinload(Ticket.job))
     return paginate(query, page or PageQuery(), Ticket.id.desc())
 
 

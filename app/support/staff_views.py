@@ -25,6 +25,7 @@ from app.staff.masking import mask_text
 from app.staff.permissions import Permission
 
 from . import services
+from .links import Links, links_of
 from .models import Ticket, TicketMessage
 from .schemas import (
     StaffAssignIn,
@@ -59,12 +60,13 @@ def _message_counts(tickets: list[Ticket]) -> dict[int, int]:
         .group_by(TicketMessage.ticket_id)).tuples().all())
 
 
-def summary_out(ticket: Ticket, subject: str, names: dict[int, str], message_count: int) -> StaffTicketSummaryOut:
-    order, job = ticket.order, ticket.job
+def summary_out(ticket: Ticket, subject: str, names: dict[int, str], message_count: int,
+                links: Links) -> StaffTicketSummaryOut:
+    user, order, job = links.user(ticket), links.order(ticket), links.job(ticket)
     return StaffTicketSummaryOut(
         id=ticket.public_id, category=ticket.category, subject=subject, status=ticket.status,
-        user=StaffUserOut(id=ticket.user.public_id, phone=ticket.user.phone_masked),
-        order=StaffOrderOut(order_no=order.out_trade_no, product=order.product_id, amount_fen=order.amount_fen,
+        user=StaffUserOut(id=user.public_id, phone=user.phone_masked),
+        order=StaffOrderOut(order_no=order.order_no, product=order.product_id, amount_fen=order.amount_fen,
                             refunded_fen=order.refunded_fen, status=order.status) if order else None,
         job=StaffJobOut(id=job.public_id, style=job.style_id, status=job.status) if job else None,
         assigned_to=names.get(ticket.assigned_staff_id) if ticket.assigned_staff_id else None,
@@ -76,7 +78,7 @@ def ticket_out(ticket: Ticket) -> StaffTicketOut:
     names = _usernames([ticket.assigned_staff_id, *(m.staff_id for m in ticket.messages)])
     messages = [StaffMessageOut(author=m.author_kind, staff=names.get(m.staff_id) if m.staff_id else None,
                                 body=services.body_of(m), created_at=m.created_at) for m in ticket.messages]
-    summary = summary_out(ticket, services.subject_of(ticket), names, len(messages))
+    summary = summary_out(ticket, services.subject_of(ticket), names, len(messages), links_of([ticket], users=True))
     return StaffTicketOut(**summary.model_dump(), messages=messages)
 
 
@@ -97,7 +99,9 @@ def list_tickets(query: StaffTicketQuery):
                                                    assigned_to=assigned_to, unassigned=unassigned, page=query)
     names = _usernames(t.assigned_staff_id for t in tickets)
     counts = _message_counts(tickets)
-    out = [summary_out(t, mask_text(services.subject_of(t)) or "", names, counts.get(t.id, 0)) for t in tickets]
+    links = links_of(tickets, users=True)
+    out = [summary_out(t, mask_text(services.subject_of(t)) or "", names, counts.get(t.id, 0), links)
+           for t in tickets]
     # The list shows who wrote (masked phone, user id) and about which order: a read of personal data too.
     audit.record("ticket.list", "ticket", None,
                  details={"status": query.status, "category": query.category, "assigned": query.assigned,

@@ -14,6 +14,7 @@ from app.core.api import API_PREFIX, endpoint
 from app.core.pagination import InvalidCursor, PageQuery
 
 from . import services
+from .links import Links, links_of
 from .models import Ticket
 from .schemas import MessageIn, MessageOut, TicketIn, TicketListOut, TicketOut, TicketSummaryOut
 
@@ -21,11 +22,11 @@ bp = Blueprint("support", __name__, url_prefix=API_PREFIX)
 TAGS = ("support",)
 
 
-def summary_out(ticket: Ticket) -> TicketSummaryOut:
+def summary_out(ticket: Ticket, links: Links) -> TicketSummaryOut:
     return TicketSummaryOut(
         id=ticket.public_id, category=ticket.category, subject=services.subject_of(ticket), status=ticket.status,
-        order_no=ticket.order.out_trade_no if ticket.order else None,
-        job_id=ticket.job.public_id if ticket.job else None, has_unread_staff_reply=ticket.has_unread_staff_reply,
+        order_no=links.order_no(ticket), job_id=links.job_id(ticket),
+        has_unread_staff_reply=ticket.has_unread_staff_reply,
         created_at=ticket.created_at, updated_at=ticket.updated_at, closed_at=ticket.closed_at)
 
 
@@ -33,7 +34,7 @@ def ticket_out(ticket: Ticket) -> TicketOut:
     # Who on the staff answered is not shown to users: "客服" answered.
     messages = [MessageOut(author=m.author_kind, body=services.body_of(m), created_at=m.created_at)
                 for m in ticket.messages]
-    return TicketOut(**summary_out(ticket).model_dump(), messages=messages)
+    return TicketOut(**summary_out(ticket, links_of([ticket])).model_dump(), messages=messages)
 
 
 @bp.post("/tickets")
@@ -56,7 +57,8 @@ def create_ticket(body: TicketIn):
           errors=[InvalidCursor])
 def list_tickets(query: PageQuery):
     tickets, next_cursor = services.list_own(current_user, query)
-    return TicketListOut(tickets=[summary_out(t) for t in tickets], next_cursor=next_cursor)
+    links = links_of(tickets)
+    return TicketListOut(tickets=[summary_out(t, links) for t in tickets], next_cursor=next_cursor)
 
 
 @bp.get("/tickets/<ticket_id>")
