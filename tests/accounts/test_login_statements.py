@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import event, func, select
 
-from app.accounts import services
+from app.accounts import login_sql, services
 from app.accounts.models import Device, LoginSession, User, WechatIdentity
 from app.core.crypto import lookup_hash, open_text
 from app.core.db import utcnow
@@ -90,3 +91,25 @@ def test_a_new_openid_with_a_known_unionid_joins_that_account(app, dbx):
     assert keys == ["key-three-012345678", "key-two-0123456789"]
     assert dbx.count(User) == 1
     assert dbx.run(lambda s: s.scalar(select(func.count()).select_from(LoginSession))) == 3
+
+
+@pytest.mark.postgres
+def test_concurrent_logins_of_one_user_keep_the_session_cap(app, wechat_sandbox, client, dbx, monkeypatch):
+    for i in range(4):
+        Phone(client, wechat_sandbox, "alice", f"device-{i}").login()
+    insert_session = login_sql.insert_session
+
+    def slow_insert_session(*args):  # widens the race: every login is inside its transaction at once
+        time.sleep(0.05)
+        return insert_session(*args)
+
+    monkeypatch.setattr(login_sql, "insert_session", slow_insert_session)
+    codes = [wechat_sandbox.login_code("alice") for _ in range(10)]
+
+    def login(index: int) -> int:
+        return app.test_client().post("/api/v1/auth/wechat", json={
+            "code": codes[index], "device": {"device_id": f"racing-{index}"}}).status_code
+
+    assert all_at_once(10, login) == [200] * 10
+    # Each login waits for the row locks (user, identity) of the one before, sees its session, evicts past the cap.
+    assert dbx.count(LoginSession, LoginSession.revoked_at.is_(None)) == app.config["MAX_SESSIONS_PER_USER"]
