@@ -2,21 +2,24 @@
 
 The ORM unit of work cost a login ten statements and half its CPU (identity, user, the user row lock,
 device select + insert + count, session insert, the active-session list, the last-login and session-key
-updates). A returning user's login is now four statements, five when the session cap evicts:
+updates). A returning user's login is now three statements on PostgreSQL (four on SQLite), one more when
+the session cap evicts:
 
-1. ``UPDATE users SET last_login_at … WHERE id = (the identity's user) RETURNING <user columns>`` — finds
-   the user, takes its row lock (two concurrent logins of one user cannot both slip under the session
-   cap: the second waits here, then its later statements see the first's session) and records the login;
-2. ``UPDATE wechat_identities SET session_key_ciphertext …, unionid_hash = COALESCE(…)``;
-3. ``INSERT devices … ON CONFLICT (user_id, device_hash) DO UPDATE … RETURNING id, <how many other
+1. ``UPDATE wechat_identities SET session_key_ciphertext …, unionid_hash = COALESCE(…) RETURNING user_id``
+   and ``UPDATE users SET last_login_at … RETURNING <user columns>`` — one statement on PostgreSQL (a
+   data-modifying ``WITH``), two on SQLite. It finds the user and locks the identity's and the user's
+   rows, in the order the ORM did: two concurrent logins of one user cannot both slip under the session
+   cap (the second waits here, then its later statements see the first's session);
+2. ``INSERT devices … ON CONFLICT (user_id, device_hash) DO UPDATE … RETURNING id, <how many other
    accounts have this device>`` — the risk rule's count rides along (``risk.record_device``);
-4. ``INSERT login_sessions … RETURNING id, <how many other live sessions the user has>``;
-5. only past ``MAX_SESSIONS_PER_USER``: ``UPDATE login_sessions SET revoked_at … WHERE id IN (the live
+3. ``INSERT login_sessions … RETURNING id, <how many other live sessions the user has>``;
+4. only past ``MAX_SESSIONS_PER_USER``: ``UPDATE login_sessions SET revoked_at … WHERE id IN (the live
    ones but the newest MAX)`` — the user's auth epoch is renewed after the commit.
 
-A first login (or one joining the account of the same unionid) inserts the user and the identity
-instead of 1–2. Everything is valid on PostgreSQL and on SQLite >= 3.35 (RETURNING, ON CONFLICT), in
-the caller's transaction (the ORM session's connection); statements are built once, at import.
+A first login (or one joining the account of the same unionid) finds no identity in step 1 (which then
+writes nothing) and inserts the user and the identity. Apart from the PostgreSQL ``WITH``, every statement
+is valid on PostgreSQL and on SQLite >= 3.35 (RETURNING, ON CONFLICT); all run in the caller's transaction
+(the ORM session's connection) and are built once, at import.
 
 ``last_login_at`` is written without renewing the user's auth epoch: the per-process auth cache holds
 the column, but nothing reads it from ``current_user`` (the admin console and the data export load the
@@ -45,13 +48,6 @@ _USER_COLUMNS = tuple(c for c in _users.c if c.key not in {"phone_ciphertext", "
 _USER_MANAGER = manager_of_class(User)
 _SESSION_MANAGER = manager_of_class(LoginSession)
 
-_TOUCH_USER_OF_IDENTITY = (
-    update(_users)
-    .where(_users.c.id == select(_identities.c.user_id)
-           .where(_identities.c.appid == bindparam("appid_"), _identities.c.openid_hash == bindparam("openid_hash_"))
-           .scalar_subquery())
-    .values(last_login_at=bindparam("now_"), updated_at=bindparam("now_"))
-    .returning(*_USER_COLUMNS))
 _TOUCH_USER = (update(_users).where(_users.c.id == bindparam("user_id_"))
                .values(last_login_at=bindparam("now_"), updated_at=bindparam("now_"))
                .returning(*_USER_COLUMNS))
@@ -66,7 +62,13 @@ _SET_SESSION_KEY = (
     .where(_identities.c.appid == bindparam("appid_"), _identities.c.openid_hash == bindparam("openid_hash_"))
     .values(session_key_ciphertext=bindparam("session_key_"),
             unionid_hash=func.coalesce(bindparam("unionid_hash_", type_=String()), _identities.c.unionid_hash),
-            updated_at=bindparam("now_")))
+            updated_at=bindparam("now_"))
+    .returning(_identities.c.user_id))
+# PostgreSQL: both in one statement (a data-modifying WITH), locking the same rows in the same order.
+_identity_touched = _SET_SESSION_KEY.cte("identity_touched")
+_TOUCH_RETURNING_USER = (update(_users).where(_users.c.id == _identity_touched.c.user_id)
+                         .values(last_login_at=bindparam("now_"), updated_at=bindparam("now_"))
+                         .returning(*_USER_COLUMNS))
 _INSERT_IDENTITY = insert(_identities).values(
     user_id=bindparam("user_id_"), appid=bindparam("appid_"), openid_hash=bindparam("openid_hash_"),
     openid_ciphertext=bindparam("openid_"), unionid_hash=bindparam("unionid_hash_"),
@@ -108,16 +110,18 @@ _EVICT = (
     .values(revoked_at=bindparam("now_"), revoked_reason=bindparam("reason_")))
 
 
-def touch_user_of_identity(connection: Connection, appid: str, openid_hash: str, now: datetime) -> Row | None:
-    """The identity's user (locked, last login recorded), or None for an identity not seen before."""
-    return connection.execute(_TOUCH_USER_OF_IDENTITY,
-                              {"appid_": appid, "openid_hash_": openid_hash, "now_": now}).first()
-
-
-def set_session_key(connection: Connection, appid: str, openid_hash: str, session_key: bytes,
-                    unionid_hash: str | None, now: datetime) -> None:
-    connection.execute(_SET_SESSION_KEY, {"appid_": appid, "openid_hash_": openid_hash, "session_key_": session_key,
-                                          "unionid_hash_": unionid_hash, "now_": now})
+def touch_identity(connection: Connection, appid: str, openid_hash: str, session_key: bytes,
+                   unionid_hash: str | None, now: datetime) -> Row | None:
+    """Store the identity's new session key, then record the login on its user; the user's row (both rows
+    locked), or None for an identity not seen before (nothing written)."""
+    params = {"appid_": appid, "openid_hash_": openid_hash, "session_key_": session_key,
+              "unionid_hash_": unionid_hash, "now_": now}
+    if connection.dialect.name == "postgresql":
+        return connection.execute(_TOUCH_RETURNING_USER, params).first()
+    user_id = connection.execute(_SET_SESSION_KEY, params).scalar()
+    if user_id is None:
+        return None
+    return connection.execute(_TOUCH_USER, {"user_id_": user_id, "now_": now}).first()
 
 
 def user_for_new_identity(connection: Connection, unionid_hash: str | None, now: datetime) -> tuple[Row, bool]:

@@ -126,11 +126,9 @@ def _complete_wechat_login(answer: dict, device: DeviceInfo | None) -> LoginResu
     session_key = seal_text(answer["session_key"], SESSION_KEY_PURPOSE)
     now = utcnow()
     connection = db.session.connection()  # the session's transaction, without the ORM's unit of work
-    row = login_sql.touch_user_of_identity(connection, appid, openid_hash, now)  # the user, locked
+    row = login_sql.touch_identity(connection, appid, openid_hash, session_key, unionid_hash, now)  # user, locked
     new_user = False
-    if row is not None:
-        login_sql.set_session_key(connection, appid, openid_hash, session_key, unionid_hash, now)
-    else:
+    if row is None:
         row, new_user = login_sql.user_for_new_identity(connection, unionid_hash, now)
         login_sql.insert_identity(connection, row.id, appid, openid_hash,
                                   seal_text(answer["openid"], OPENID_PURPOSE), unionid_hash, session_key, now)
