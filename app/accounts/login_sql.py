@@ -2,8 +2,8 @@
 
 The ORM unit of work cost a login ten statements and half its CPU (identity, user, the user row lock,
 device select + insert + count, session insert, the active-session list, the last-login and session-key
-updates). A returning user's login is now three statements on PostgreSQL (four on SQLite), one more when
-the session cap evicts:
+updates). A returning user's login is now three statements on PostgreSQL, four on SQLite (five when the
+session cap evicts there):
 
 1. ``UPDATE wechat_identities SET session_key_ciphertext …, unionid_hash = COALESCE(…) RETURNING user_id``
    and ``UPDATE users SET last_login_at … RETURNING <user columns>`` — one statement on PostgreSQL (a
@@ -12,12 +12,14 @@ the session cap evicts:
    cap (the second waits here, then its later statements see the first's session);
 2. ``INSERT devices … ON CONFLICT (user_id, device_hash) DO UPDATE … RETURNING id, <how many other
    accounts have this device>`` — the risk rule's count rides along (``risk.record_device``);
-3. ``INSERT login_sessions … RETURNING id, <how many other live sessions the user has>``;
-4. only past ``MAX_SESSIONS_PER_USER``: ``UPDATE login_sessions SET revoked_at … WHERE id IN (the live
-   ones but the newest MAX)`` — the user's auth epoch is renewed after the commit.
+3. ``INSERT login_sessions …`` and, past ``MAX_SESSIONS_PER_USER``, ``UPDATE login_sessions SET revoked_at
+   … WHERE id IN (the user's live sessions but the newest MAX)`` — on PostgreSQL one statement (the
+   eviction in a ``WITH``), on SQLite the insert returns how many other live sessions the user has and the
+   eviction runs only when that is too many. After an eviction the user's auth epoch is renewed (after
+   the commit).
 
 A first login (or one joining the account of the same unionid) finds no identity in step 1 (which then
-writes nothing) and inserts the user and the identity. Apart from the PostgreSQL ``WITH``, every statement
+writes nothing) and inserts the user and the identity. Apart from the two PostgreSQL ``WITH``s, every statement
 is valid on PostgreSQL and on SQLite >= 3.35 (RETURNING, ON CONFLICT); all run in the caller's transaction
 (the ORM session's connection) and are built once, at import.
 
@@ -93,12 +95,11 @@ _LIVE_OTHERS = (select(func.count()).select_from(_other_sessions)
                        _other_sessions.c.revoked_at.is_(None), _other_sessions.c.expires_at > bindparam("now_"),
                        _other_sessions.c.token_hash != bindparam("token_hash_"))
                 .scalar_subquery())
-_INSERT_SESSION = (
-    insert(_sessions)
-    .values(public_id=bindparam("public_id_"), user_id=bindparam("user_id_"), token_hash=bindparam("token_hash_"),
-            method=bindparam("method_"), device_id=bindparam("device_id_"), created_at=bindparam("now_"),
-            last_seen_at=bindparam("now_"), expires_at=bindparam("expires_at_"))
-    .returning(_sessions.c.id, _LIVE_OTHERS))
+_SESSION_VALUES = {
+    "public_id": bindparam("public_id_"), "user_id": bindparam("user_id_"), "token_hash": bindparam("token_hash_"),
+    "method": bindparam("method_"), "device_id": bindparam("device_id_"), "created_at": bindparam("now_"),
+    "last_seen_at": bindparam("now_"), "expires_at": bindparam("expires_at_")}
+_INSERT_SESSION = insert(_sessions).values(_SESSION_VALUES).returning(_sessions.c.id, _LIVE_OTHERS)
 _EVICT = (
     update(_sessions)
     .where(_sessions.c.id.in_(
@@ -108,6 +109,11 @@ _EVICT = (
         .order_by(_other_sessions.c.created_at.desc(), _other_sessions.c.id.desc())
         .offset(bindparam("keep_", type_=Integer()))))
     .values(revoked_at=bindparam("now_"), revoked_reason=bindparam("reason_")))
+# PostgreSQL: the eviction and the insert in one statement. The eviction does not see the new row (same
+# statement), so it keeps the newest MAX - 1 others; the statement runs after the user's row lock.
+_evicted = _EVICT.returning(_sessions.c.id).cte("evicted")
+_INSERT_SESSION_EVICTING = (insert(_sessions).values(_SESSION_VALUES)
+                            .returning(_sessions.c.id, select(func.count()).select_from(_evicted).scalar_subquery()))
 
 
 def touch_identity(connection: Connection, appid: str, openid_hash: str, session_key: bytes,
@@ -153,19 +159,22 @@ def upsert_device(connection: Connection, user_id: int, hashed: str, model: str 
     return device_id, (others or 0) + 1
 
 
-def insert_session(connection: Connection, values: dict[str, Any]) -> tuple[int, int]:
-    """Insert a login session (``values``: user_id, token_hash, method, device_id, created_at, expires_at):
-    its id, and how many live sessions the user has now (this one included)."""
-    session_id, others = connection.execute(_INSERT_SESSION, {
-        "public_id_": values["public_id"], "user_id_": values["user_id"], "token_hash_": values["token_hash"],
-        "method_": values["method"], "device_id_": values["device_id"], "now_": values["created_at"],
-        "expires_at_": values["expires_at"]}).one()
-    return session_id, others + 1
-
-
-def evict_beyond(connection: Connection, user_id: int, keep: int, reason: str, now: datetime) -> int:
-    """Revoke the user's live sessions but the newest ``keep``; how many were revoked."""
-    return connection.execute(_EVICT, {"user_id_": user_id, "now_": now, "keep_": keep, "reason_": reason}).rowcount
+def insert_session(connection: Connection, values: dict[str, Any], cap: int, reason: str) -> tuple[int, int]:
+    """Insert a login session (``values``: public_id, user_id, token_hash, method, device_id, created_at,
+    expires_at) and revoke the user's oldest live ones beyond ``cap``: its id, and how many were revoked."""
+    params = {"public_id_": values["public_id"], "user_id_": values["user_id"], "token_hash_": values["token_hash"],
+              "method_": values["method"], "device_id_": values["device_id"], "now_": values["created_at"],
+              "expires_at_": values["expires_at"]}
+    if connection.dialect.name == "postgresql":
+        session_id, evicted = connection.execute(_INSERT_SESSION_EVICTING,
+                                                 {**params, "keep_": cap - 1, "reason_": reason}).one()
+        return session_id, evicted
+    session_id, others = connection.execute(_INSERT_SESSION, params).one()
+    if others + 1 <= cap:
+        return session_id, 0
+    evicted = connection.execute(_EVICT, {"user_id_": values["user_id"], "now_": values["created_at"], "keep_": cap,
+                                          "reason_": reason}).rowcount
+    return session_id, evicted
 
 
 def user_from_row(row: Row) -> User:

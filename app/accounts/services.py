@@ -139,10 +139,10 @@ def _complete_wechat_login(answer: dict, device: DeviceInfo | None) -> LoginResu
     values = {"public_id": new_public_id(), "user_id": row.id, "token_hash": token_hash(token),
               "method": LoginMethod.WECHAT, "device_id": risk.record_device(row.id, device, now), "created_at": now,
               "expires_at": now + timedelta(days=current_app.config["SESSION_TTL_DAYS"])}
-    session_id, live = login_sql.insert_session(connection, values)
-    cap = current_app.config["MAX_SESSIONS_PER_USER"]
-    if live > cap and login_sql.evict_beyond(connection, row.id, cap, sessions.RevokeReason.EVICTED, now):
-        sessions.renew_epoch_after_commit(row.id)  # evicted tokens stop working in every process
+    session_id, evicted = login_sql.insert_session(connection, values, current_app.config["MAX_SESSIONS_PER_USER"],
+                                                   sessions.RevokeReason.EVICTED)
+    if evicted:
+        sessions.renew_epoch_after_commit(row.id)  # the evicted tokens stop working in every process
     db.session.commit()
     return LoginResult(login_sql.user_from_row(row), login_sql.session_from_values(session_id, values), token,
                        new_user)
