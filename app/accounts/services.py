@@ -119,7 +119,7 @@ def login_with_wechat(code: str, device: DeviceInfo | None) -> LoginResult:
 
 
 def _complete_wechat_login(answer: dict, device: DeviceInfo | None) -> LoginResult:
-    """The login's writes, as the prebuilt statements of ``login_sql`` (four for a returning user)."""
+    """The login's writes, as the prebuilt statements of ``login_sql`` (three for a returning user on PostgreSQL)."""
     appid = current_app.config["WECHAT_APPID"]
     openid_hash = lookup_hash(answer["openid"], OPENID_PURPOSE)
     unionid_hash = lookup_hash(answer["unionid"], UNIONID_PURPOSE) if answer.get("unionid") else None
