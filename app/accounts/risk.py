@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import current_app, request
 from sqlalchemy import func, select
 
+from app.accounts import login_sql
 from app.accounts.models import Device, RiskFlag, User
 from app.accounts.schemas import DeviceInfo
 from app.core.crypto import lookup_hash
@@ -68,10 +71,25 @@ def register_device(user: User, info: DeviceInfo | None) -> Device | None:
     return device
 
 
+def record_device(user_id: int, info: DeviceInfo | None, now: datetime) -> int | None:
+    """``register_device`` in one statement (the WeChat login's path): the device's id, or None."""
+    hashed = device_hash(info)
+    if hashed is None or info is None:
+        return None
+    device_id, accounts = login_sql.upsert_device(db.session.connection(), user_id, hashed, info.model, info.os,
+                                                  info.app_version, now)
+    _flag_if_many(hashed, accounts)
+    return device_id
+
+
 def flag_many_accounts(hashed_device: str) -> None:
     accounts = db.session.scalar(
         select(func.count(func.distinct(Device.user_id))).where(Device.device_hash == hashed_device)
     ) or 0
+    _flag_if_many(hashed_device, accounts)
+
+
+def _flag_if_many(hashed_device: str, accounts: int) -> None:
     if accounts < current_app.config["DEVICE_ACCOUNTS_FLAG_THRESHOLD"]:
         return
     flag = db.session.scalar(select(RiskFlag).where(RiskFlag.kind == MANY_ACCOUNTS_ON_DEVICE,

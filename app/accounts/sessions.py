@@ -532,6 +532,12 @@ def _track_bulk_statement(state: ORMExecuteState) -> None:
         pending["everyone"] = True
 
 
+def renew_epoch_after_commit(user_id: int) -> None:
+    """Renew the user's auth epoch after the request's commit, for a change of its sessions or rights made
+    by a Core statement on the session's connection (which the ORM events above do not see)."""
+    _pending(db.session())["users"].add(user_id)
+
+
 @event.listens_for(Session, "after_commit")
 def _bump_after_commit(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)

@@ -11,10 +11,13 @@ limit through across a boundary. The storage is the app's own Redis connection p
 fakeredis in tests, the embedded server of ``make run``, a real Redis in production); fakeredis runs
 the Lua scripts through ``lupa``.
 
-``enforce`` first tests every window of every rule and records a hit in each only when all have
-room, so a refused request consumes nothing (a login refused per IP does not also eat the device's
-budget). It raises ``RateLimited`` (429 ``rate_limited``, ``details.retry_after``, ``Retry-After``)
-with the time until the most constrained window frees a slot.
+``enforce`` tests every window of every rule and records a hit in each only when all have room, so a
+refused request consumes nothing (a login refused per IP does not also eat the device's budget). It does
+so in one Lua script (one Redis round trip, atomic: no concurrent request can take a slot between the
+test and the hit), over the same keys and list format as ``limits``' moving window (its ``test``,
+``hit`` and ``get_window_stats`` read them the same way). It raises ``RateLimited`` (429 ``rate_limited``,
+``details.retry_after``, ``Retry-After``) with the time until the most constrained window frees a slot.
+The keys of one call are several: on a Redis Cluster they would need one hash slot (not used here).
 
 Why ``limits`` directly and not flask-limiter's decorators: every limit here is keyed by something
 only the service knows after parsing or authenticating (a phone's lookup hash from the JSON body, the
@@ -31,8 +34,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 from limits import RateLimitItem, parse_many
-from limits.storage import RedisStorage
-from limits.strategies import MovingWindowRateLimiter
+from redis.commands.core import Script
 
 from app.core.errors import RateLimited
 from app.core.jobs import redis_connection
@@ -67,41 +69,58 @@ class Rule:
     spec: str
 
 
-def limiter(app: Flask | None = None) -> MovingWindowRateLimiter:
-    """The app's limiter on its Redis connection pool (created on first use: nothing connects at start-up)."""
+# KEYS: one list of hit times per window, newest first (limits' moving window); ARGV[1]: now; then, per key,
+# its limit and its length in seconds. A window is full when its limit-th newest hit is still inside it.
+# Full windows: {index, that hit's time, …}; none: a hit is recorded in every window, and {} comes back.
+_ENFORCE_SCRIPT = """
+local now = tonumber(ARGV[1])
+local full = {}
+for i, key in ipairs(KEYS) do
+    local counted = redis.call('lindex', key, tonumber(ARGV[2 * i]) - 1)
+    if counted and tonumber(counted) >= now - tonumber(ARGV[2 * i + 1]) then
+        full[#full + 1] = i
+        full[#full + 1] = counted
+    end
+end
+if #full == 0 then
+    for i, key in ipairs(KEYS) do
+        redis.call('lpush', key, ARGV[1])
+        redis.call('ltrim', key, 0, tonumber(ARGV[2 * i]) - 1)
+        redis.call('expire', key, tonumber(ARGV[2 * i + 1]))
+    end
+end
+return full
+"""
+
+
+def _enforce_script(app: Flask | None = None) -> Script:
+    """The script, registered on the app's Redis connection pool (on first use: nothing connects at start-up)."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     found = app.extensions.get(_EXTENSION)
     if found is None:
-        pool = redis_connection(app).connection_pool
-        # The URI only picks the redis client; the pool decides where it connects (fakeredis included).
-        storage = RedisStorage("redis://", connection_pool=pool, key_prefix=KEY_PREFIX)
-        found = app.extensions[_EXTENSION] = MovingWindowRateLimiter(storage)
+        found = app.extensions[_EXTENSION] = redis_connection(app).register_script(_ENFORCE_SCRIPT)
     return found
 
 
 def enforce(*rules: Rule, message: str | None = None) -> None:
     """Count one request against every rule that has a subject, or raise ``RateLimited`` counting none."""
-    checks = [(item, (rule.name, rule.subject)) for rule in rules if rule.subject
-              for item in parse_limits(rule.spec)]
-    if not checks:
+    keys: list[str] = []
+    args: list[int] = []  # per key: its limit, its length in seconds
+    for rule in rules:
+        if rule.subject:
+            for item in parse_limits(rule.spec):
+                keys.append(f"{KEY_PREFIX}:{item.key_for(rule.name, rule.subject)}")
+                args += (item.amount, item.get_expiry())
+    if not keys:
         return
-    strategy = limiter()
-    full = [(item, ids) for item, ids in checks if not strategy.test(item, *ids)]
-    if not full:
-        for item, ids in checks:
-            if not strategy.hit(item, *ids):  # taken meanwhile by a concurrent request
-                full.append((item, ids))
-                break
-    if full:
-        raise RateLimited(retry_after=_retry_after(strategy, full), message=message)
-
-
-def _retry_after(strategy: MovingWindowRateLimiter, full: list) -> int:
     now = time.time()
-    # A full window frees a slot when its oldest counted hit ages out (the reset time of limits' stats);
-    # a hit exactly a window old still counts, so the answer is the first whole second after that.
-    frees_at = max(strategy.get_window_stats(item, *ids).reset_time for item, ids in full)
-    return max(1, math.floor(frees_at - now) + 1)
+    full = _enforce_script()(keys, [now, *args])
+    if full:
+        # A full window frees a slot when its oldest counted hit ages out (the reset time of limits' stats);
+        # a hit exactly a window old still counts, so the answer is the first whole second after that.
+        pairs = zip(full[::2], full[1::2], strict=True)  # (1-based key index, its oldest counted hit)
+        frees_at = max(float(counted) + args[2 * int(index) - 1] for index, counted in pairs)
+        raise RateLimited(retry_after=max(1, math.floor(frees_at - now) + 1), message=message)
 
 
 def init_app(app: Flask) -> None:

@@ -104,3 +104,21 @@ def test_retry_after_is_the_longest_of_the_full_windows(app_ctx, clock):
     with pytest.raises(RateLimited) as caught:  # the minute has room again, the hour does not
         enforce(rule)
     assert caught.value.details["retry_after"] == 3600 - 122 + 1
+
+
+def test_hits_are_stored_as_limits_moving_window_reads_them(app, app_ctx, clock):
+    from limits.storage import RedisStorage
+    from limits.strategies import MovingWindowRateLimiter
+
+    from app.core.jobs import redis_connection
+
+    rule = Rule("test:compat", "subject", "2/minute")
+    enforce(rule)
+    clock[0] += 10
+    enforce(rule)
+    [item] = parse_limits(rule.spec)
+    storage = RedisStorage("redis://", connection_pool=redis_connection(app).connection_pool, key_prefix="ratelimit")
+    reader = MovingWindowRateLimiter(storage)
+    assert not reader.test(item, rule.name, rule.subject)
+    stats = reader.get_window_stats(item, rule.name, rule.subject)
+    assert (stats.reset_time, stats.remaining) == (1_000_059.0 + 60, 0)
