@@ -8,8 +8,8 @@ of this process (the app calls it over HTTP, as it calls WeChat); requests sent 
 
 - ``me``: ``GET /api/v1/me`` with a bearer token;
 - ``login``: ``POST /api/v1/auth/wechat`` with a fresh ``wx.login`` code (jscode2session at the sandbox);
-- ``order``: ``POST /api/v1/orders`` (a video credit; the Pay JSAPI prepay at the sandbox, RSA-signed,
-  its answer's signature verified);
+- ``order``: ``POST /api/v1/orders`` with an ``Idempotency-Key``, as the mini-program sends it (a video
+  credit; the Pay JSAPI prepay at the sandbox, RSA-signed, its answer's signature verified);
 - ``notify``: ``POST /api/v1/payments/wechat/notify``, a verified ``TRANSACTION.SUCCESS`` for an order
   made (untimed) beforehand (signature, decryption, pay + fulfil + entitlement, commit, shipping doorbell);
 - ``upload``: ``POST /api/v1/uploads``, the load test's 1024 px portrait (the per-user upload limits are
@@ -338,6 +338,7 @@ class Actors:
     def __init__(self, app, client, sandbox, upload_body: bytes, jpeg: bytes) -> None:
         self.app, self.client, self.sandbox, self.upload_body, self._jpeg = app, client, sandbox, upload_body, jpeg
         self.n = 0
+        self.orders_sent = 0
         self.pending_notifications: list[tuple[dict, bytes]] = []
 
     def _ip(self) -> str:
@@ -400,8 +401,10 @@ class Actors:
                                       json={"code": self.sandbox.login_code(user), "device": device(f"d-{ip}")}), 200)
 
     def order(self) -> None:
-        answer = self._expect(self.client.post("/api/v1/orders", headers=self.auth,
-                                               json={"product": "video_generation"}), 201)
+        self.orders_sent += 1  # a fresh Idempotency-Key per order, as the mini-program sends (a retry reuses it)
+        headers = {**self.auth, "Idempotency-Key": f"bench-order-{self.orders_sent}"}
+        answer = self._expect(self.client.post("/api/v1/orders", headers=headers, json={"product": "video_generation"}),
+                              201)
         self.pending_notifications.append(self._notification(answer["data"]))
 
     def _notification(self, order: dict) -> tuple[dict, bytes]:
