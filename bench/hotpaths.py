@@ -8,8 +8,8 @@ of this process (the app calls it over HTTP, as it calls WeChat); requests sent 
 
 - ``me``: ``GET /api/v1/me`` with a bearer token;
 - ``login``: ``POST /api/v1/auth/wechat`` with a fresh ``wx.login`` code (jscode2session at the sandbox);
-- ``order``: ``POST /api/v1/orders`` (a video credit; the Pay JSAPI prepay at the sandbox, RSA-signed,
-  its answer's signature verified);
+- ``order``: ``POST /api/v1/orders`` with an ``Idempotency-Key``, as the mini-program sends it (a video
+  credit; the Pay JSAPI prepay at the sandbox, RSA-signed, its answer's signature verified);
 - ``notify``: ``POST /api/v1/payments/wechat/notify``, a verified ``TRANSACTION.SUCCESS`` for an order
   made (untimed) beforehand (signature, decryption, pay + fulfil + entitlement, commit, shipping doorbell);
 - ``upload``: ``POST /api/v1/uploads``, the load test's 1024 px portrait (the per-user upload limits are
@@ -212,11 +212,11 @@ def run(tmp: Path, stack: ExitStack, args: argparse.Namespace) -> list[Row]:
     for kind in kinds:
         cpu = statistics.median(results[kind])
         actors.call(kind)
-        sql.count = 0
-        sql.statements.clear()
         profile = cProfile.Profile(time.thread_time)  # CPU, not waiting on PostgreSQL
         n = max(args.requests // 2, 10)
         actors.prepare(kind, n)
+        sql.count = 0  # after prepare(): its orders are not the notifications' statements
+        sql.statements.clear()
         profile.enable()
         for _ in range(n):
             actors.call(kind)
@@ -338,6 +338,7 @@ class Actors:
     def __init__(self, app, client, sandbox, upload_body: bytes, jpeg: bytes) -> None:
         self.app, self.client, self.sandbox, self.upload_body, self._jpeg = app, client, sandbox, upload_body, jpeg
         self.n = 0
+        self.orders_sent = 0
         self.pending_notifications: list[tuple[dict, bytes]] = []
 
     def _ip(self) -> str:
@@ -383,7 +384,7 @@ class Actors:
         """Before timing ``notify``: n orders made and paid at the sandbox (their making is not the cost)."""
         if kind == "notify":
             while len(self.pending_notifications) < n:
-                self.order()
+                self.pending_notifications.append(self._notification(self.order()))
 
     def call(self, kind: str) -> None:
         getattr(self, kind)()
@@ -399,21 +400,28 @@ class Actors:
         self._expect(self.client.post("/api/v1/auth/wechat", headers={"X-Forwarded-For": ip},
                                       json={"code": self.sandbox.login_code(user), "device": device(f"d-{ip}")}), 200)
 
-    def order(self) -> None:
-        answer = self._expect(self.client.post("/api/v1/orders", headers=self.auth,
-                                               json={"product": "video_generation"}), 201)
-        self.pending_notifications.append(self._notification(answer["data"]))
+    def order(self) -> str:
+        """One order (left unpaid: paying it at the sandbox would have the sandbox deliver its notification to
+        the server meanwhile, counted in this row); its number."""
+        self.orders_sent += 1  # a fresh Idempotency-Key per order, as the mini-program sends (a retry reuses it)
+        headers = {**self.auth, "Idempotency-Key": f"bench-order-{self.orders_sent}"}
+        answer = self._expect(self.client.post("/api/v1/orders", headers=headers, json={"product": "video_generation"}),
+                              201)
+        return answer["data"]["order"]["order_no"]
 
-    def _notification(self, order: dict) -> tuple[dict, bytes]:
-        out_trade_no = order["order"]["order_no"]
-        delivery = self.pay.pay(self.pay.find_order(out_trade_no=out_trade_no), "SUCCESS", "OTHERS",
-                                by_prepay_id=False)
+    def _notification(self, out_trade_no: str) -> tuple[dict, bytes]:
+        """The order paid at the sandbox, and its TRANSACTION.SUCCESS signed for ``notify`` to send. Not delivered
+        by the sandbox itself (no notify URL on the transaction): else the timed requests would be duplicates of
+        notifications the server already applied, and the fulfilment would land in whatever row runs meanwhile."""
+        transaction = self.pay.find_order(out_trade_no=out_trade_no)
+        transaction.notify_url = ""
+        delivery = self.pay.pay(transaction, "SUCCESS", "OTHERS", by_prepay_id=False)
         headers = {"Content-Type": "application/json", **self.pay.signed_headers(delivery.body)}
         return headers, delivery.body.encode()
 
     def notify(self) -> None:
         if not self.pending_notifications:
-            self.order()  # not reached while timed: prepare() made them
+            self.prepare("notify", 1)  # not reached while timed: prepare() made them
         headers, body = self.pending_notifications.pop()
         response = self.client.post("/api/v1/payments/wechat/notify", headers=headers, data=body)
         if response.status_code != 204:

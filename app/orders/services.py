@@ -16,9 +16,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.orm import make_transient_to_detached
 
-from app.accounts import services as accounts
+from app.accounts.openids import first_openid
+from app.core import idempotency
 from app.core.crypto import lookup_hash
 from app.core.db import utcnow
 from app.core.errors import ApiError, Conflict, NotFound, ServiceUnavailable
@@ -34,6 +36,10 @@ if TYPE_CHECKING:
     from app.accounts.models import User
 
 log = logging.getLogger(__name__)
+
+_ORDER_COLUMNS = [c for c in Order.__table__.c if c.key != "id"]
+_INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)  # built once (see notifications.py)
+_INSERT_EVENT = insert(OrderEvent.__table__)
 
 PREPAY_VALID = timedelta(hours=2)
 PREPAY_RENEW_MARGIN = timedelta(minutes=10)
@@ -62,7 +68,7 @@ def transition(order: Order, to_status: str, cause: str) -> None:
 
 
 def payer_openid(user_id: int) -> str:
-    openid = accounts.openid_of(user_id)
+    openid = first_openid(user_id)
     if openid is None:
         raise InvalidOrder("Pay from the mini-program (a WeChat login is needed).", code="wechat_login_required")
     return openid
@@ -98,20 +104,52 @@ def _owns_hd(user: User, subject: str, subject_id: str) -> bool:
 
 
 def create_order(user: User, product_id: str, subject_id: str | None) -> tuple[Order, dict]:
+    """A new order with its prepay_id, and the ``wx.requestPayment`` parameters.
+
+    WeChat is asked for the prepay first, under the order number drawn here, so the order is inserted once,
+    complete: a refused or unanswered prepay leaves no order (``payment_unavailable``; a retry draws a new
+    number), and an insert that fails after it leaves only an unused prepay at WeChat, which expires
+    unpaid (nobody got its ``paySign``). The order and its first event are two prebuilt Core inserts (the
+    ORM's unit of work cost more than both statements); the returned ``Order`` is placed in the session as
+    loaded, without a query. Committed through ``idempotency.commit``: with its stored answer when the
+    request carries an Idempotency-Key.
+    """
     product = PRODUCTS.get(product_id)
     if product is None:
         raise InvalidOrder("No such product.", code="unknown_product")
     _check_subject(user, product, subject_id)
     openid = payer_openid(user.id)
-    order = Order(out_trade_no=new_order_number(), user_id=user.id, product_id=product.id,
-                  subject_id=subject_id, amount_fen=product.price_fen,
-                  payer_openid_hash=lookup_hash(openid, "wechat.openid"),
-                  expires_at=utcnow() + timedelta(seconds=current_app.config["ORDER_TTL_S"]))
+    now = utcnow()
+    order = Order(out_trade_no=new_order_number(), user_id=user.id, product_id=product.id, subject_id=subject_id,
+                  amount_fen=product.price_fen, currency="CNY", status=OrderStatus.CREATED,
+                  payment_method="wechat_jsapi", payer_openid_hash=lookup_hash(openid, "wechat.openid"),
+                  prepay_expires_at=now + PREPAY_VALID, transaction_id=None, refunded_fen=0,
+                  created_at=now, expires_at=now + timedelta(seconds=current_app.config["ORDER_TTL_S"]),
+                  paid_at=None, fulfilled_at=None, closed_at=None, shipping_uploaded_at=None)
+    order.prepay_id = _ask_prepay(order, openid)
+    connection = db.session.connection()
+    order.id = connection.execute(_INSERT_ORDER, {c.key: getattr(order, c.key) for c in _ORDER_COLUMNS}).scalar_one()
+    connection.execute(_INSERT_EVENT, {"order_id": order.id, "from_status": None, "to_status": OrderStatus.CREATED,
+                                       "cause": "user", "created_at": now})
+    make_transient_to_detached(order)  # every column set above: persistent as loaded, no SELECT
     db.session.add(order)
-    db.session.flush()
-    db.session.add(OrderEvent(order_id=order.id, from_status=None, to_status=OrderStatus.CREATED, cause="user"))
-    db.session.commit()
-    return order, prepay(order, openid)
+    idempotency.commit()
+    return order, wechatpay.request_payment_params(order.prepay_id)
+
+
+def _ask_prepay(order: Order, openid: str) -> str:
+    """A prepay_id from WeChat Pay for ``order`` (JSAPI, the mini-program's payer), or PaymentUnavailable."""
+    try:
+        answer = wechatpay.call("pay", description=PRODUCTS[order.product_id].name, out_trade_no=order.out_trade_no,
+                                amount={"total": order.amount_fen, "currency": order.currency},
+                                payer={"openid": openid}, time_expire=rfc3339(order.expires_at))
+    except wechatpay.PayUnavailable as exc:
+        log.warning("prepay failed", extra={"error": str(exc)})
+        raise PaymentUnavailable() from exc
+    except wechatpay.PayError as exc:
+        log.warning("prepay refused", extra={"code": exc.code})
+        raise PaymentUnavailable(details={"wechat_code": exc.code}) from exc
+    return answer["prepay_id"]
 
 
 def prepay(order: Order, openid: str | None = None) -> dict:
@@ -122,20 +160,7 @@ def prepay(order: Order, openid: str | None = None) -> dict:
     if order.expires_at <= now:
         raise Conflict("This order expired; start a new one.", code="order_expired")
     if not order.prepay_id or not order.prepay_expires_at or order.prepay_expires_at - PREPAY_RENEW_MARGIN <= now:
-        product = PRODUCTS[order.product_id]
-        openid = openid or payer_openid(order.user_id)
-        try:
-            answer = wechatpay.call("pay", description=product.name, out_trade_no=order.out_trade_no,
-                                    amount={"total": order.amount_fen, "currency": order.currency},
-                                    payer={"openid": openid},
-                                    time_expire=rfc3339(order.expires_at))
-        except wechatpay.PayUnavailable as exc:
-            log.warning("prepay failed", extra={"error": str(exc)})
-            raise PaymentUnavailable() from exc
-        except wechatpay.PayError as exc:
-            log.warning("prepay refused", extra={"code": exc.code})
-            raise PaymentUnavailable(details={"wechat_code": exc.code}) from exc
-        order.prepay_id = answer["prepay_id"]
+        order.prepay_id = _ask_prepay(order, openid or payer_openid(order.user_id))
         order.prepay_expires_at = now + PREPAY_VALID
         db.session.commit()
     return wechatpay.request_payment_params(order.prepay_id)

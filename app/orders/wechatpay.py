@@ -116,16 +116,11 @@ def client(app: Flask | None = None):
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     pay = app.extensions.get("wechatpay_client")
     if pay is None:
-        import wechatpayv3.core
         from wechatpayv3 import WeChatPay, WeChatPayType
 
-        from app.core.outbound import PooledRequests
+        from . import pay_transport
 
-        if not isinstance(wechatpayv3.core.requests, PooledRequests):
-            # It calls requests.post() per request: a new session and connection (a TLS handshake with
-            # WeChat) and a scan of the environment each time. Same calls, kept-alive sessions instead.
-            wechatpayv3.core.requests = PooledRequests()
-
+        pay_transport.install()  # kept-alive urllib3 pools instead of a requests.post() per call
         m = merchant(app)
         pay = WeChatPay(wechatpay_type=WeChatPayType.MINIPROG, mchid=m.mchid, private_key=m.private_key,
                         cert_serial_no=m.cert_serial, appid=m.appid, apiv3_key=m.apiv3_key, notify_url=m.notify_url,

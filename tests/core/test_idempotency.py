@@ -101,6 +101,18 @@ def test_a_refusal_that_changed_nothing_is_not_kept(alice, dbx):
     assert post(alice, "k-1").status_code == 201 and dbx.count(Ticket) == 1
 
 
+def test_a_duplicate_of_a_request_still_running_waits_then_answers_409(app, alice, dbx, monkeypatch):
+    assert post(alice, "k-1").status_code == 201
+    # As a first request that committed its work but not yet its answer would leave the key:
+    dbx.run(lambda s: (s.execute(update(IdempotencyKey).values(status=None, content_type=None, body_ciphertext=None)),
+                       s.commit()))
+    monkeypatch.setitem(app.config, "IDEMPOTENCY_WAIT_S", 0.2)
+    waiting = post(alice, "k-1")
+    assert waiting.status_code == 409 and waiting.get_json()["error"]["code"] == "idempotency_key_in_progress"
+    assert waiting.headers["Retry-After"] == "1"
+    assert dbx.count(Ticket) == 1 and dbx.count(IdempotencyKey) == 1
+
+
 @pytest.mark.postgres
 def test_twenty_concurrent_duplicates_make_exactly_one_ticket(app, alice, dbx):
     def send(index: int):

@@ -1,10 +1,11 @@
 """WeChat Pay fails while the user starts paying (the sandbox's WeChat Pay fault injection).
 
-What the user sees: ``503 payment_unavailable``. Nothing is half-done: one unpaid order, no money,
-no credit; paying again once WeChat Pay answers uses the same order (and, when WeChat Pay had made
-a prepay_id whose answer was lost, gets that same one back). Besides WeChat Pay's own errors, a
-gateway that answers garbage (an HTML error page, an unsigned body) is refused the same way. A 10 s
-read timeout (the WeChat Pay client's) is not tried: 10 s of test time for the path of a 5xx.
+What the user sees: ``503 payment_unavailable``. Nothing is half-done: the prepay is asked before the
+order is written, so a failed one leaves no order, no money, no credit; ordering again once WeChat Pay
+answers makes one order under a new number (when WeChat Pay had made a prepay whose answer was lost,
+that number stays unpaid there until it expires: nobody got its paySign). Besides WeChat Pay's own
+errors, a gateway that answers garbage (an HTML error page, an unsigned body) is refused the same way.
+A 10 s read timeout (the WeChat Pay client's) is not tried: 10 s of test time for the path of a 5xx.
 """
 
 from __future__ import annotations
@@ -26,26 +27,27 @@ def error_code(response) -> str:
 
 
 @pytest.mark.parametrize("when", ["before", "after"])
-def test_prepay_when_wechat_pay_fails_keeps_one_unpaid_order_that_can_be_paid_later(
-        uploader, wechat_sandbox, dbx, when):
+def test_prepay_when_wechat_pay_fails_leaves_no_order_and_ordering_again_works(uploader, wechat_sandbox, dbx, when):
     """``before``: WeChat Pay never saw it; ``after``: it made the prepay_id but the answer was lost."""
     wechat_sandbox.dev("pay/faults", {"path": "/v3/pay/transactions/jsapi", "code": "SYSTEM_ERROR", "when": when,
                                       "delay": 0})
     response = uploader.call("POST", "/api/v1/orders", json={"product": "avatar_creation"})
     assert response.status_code == 503 and error_code(response) == "payment_unavailable"
-    order = dbx.one(select(Order))
-    assert order.status == "created" and order.prepay_id is None  # nothing paid, nothing granted
+    assert dbx.count(Order) == 0  # nothing written, nothing paid, nothing granted
     listed = uploader.get("/api/v1/orders").get_json()["data"]
-    assert [o["order_no"] for o in listed["orders"]] == [order.out_trade_no]
-    assert listed["credits"].get("avatar", 0) == 0
+    assert listed["orders"] == [] and listed["credits"].get("avatar", 0) == 0
+    failed_at_wechat_pay = wechat_sandbox.dev("pay/transactions", method="GET")["transactions"]
+    assert len(failed_at_wechat_pay) == (1 if when == "after" else 0)
 
-    again = uploader.call("POST", f"/api/v1/orders/{order.out_trade_no}/pay")  # WeChat Pay is back
-    assert again.status_code == 200, again.get_json()
+    again = uploader.call("POST", "/api/v1/orders", json={"product": "avatar_creation"})  # WeChat Pay is back
+    assert again.status_code == 201, again.get_json()
+    order = dbx.one(select(Order))
+    assert again.get_json()["data"]["order"]["order_no"] == order.out_trade_no
+    assert order.status == "created" and order.prepay_id
     at_wechat_pay = [t for t in wechat_sandbox.dev("pay/transactions", method="GET")["transactions"]
                      if t["out_trade_no"] == order.out_trade_no]
-    assert len(at_wechat_pay) == 1  # one order there too, whichever side the failure was on
-    assert again.get_json()["data"]["payment"]["package"] == f"prepay_id={at_wechat_pay[0]['prepay_id']}"
-    assert dbx.count(Order) == 1
+    assert len(at_wechat_pay) == 1 and at_wechat_pay[0]["prepay_id"] == order.prepay_id
+    assert order.out_trade_no not in {t["out_trade_no"] for t in failed_at_wechat_pay}  # a new number
 
 
 @pytest.mark.parametrize(("status", "body", "content_type"), [
@@ -65,4 +67,4 @@ def test_a_gateway_answering_garbage_is_payment_unavailable(uploader, app, dbx, 
             app.config["WECHAT_PAY_BASE_URL"] = saved
             app.extensions.pop("wechatpay_client", None)
     assert response.status_code == 503 and error_code(response) == "payment_unavailable"
-    assert dbx.one(select(Order)).prepay_id is None
+    assert dbx.count(Order) == 0

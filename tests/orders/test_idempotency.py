@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event, select
 
-from app.orders.models import Order
+from app.core.idempotency import IdempotencyKey
+from app.orders.models import Order, OrderEvent
 from tests.conftest import all_at_once
 
 BODY = {"product": "avatar_creation", "subject": None}
@@ -36,3 +38,37 @@ def test_twenty_concurrent_retries_make_one_order(app, uploader, dbx):
     assert dbx.count(Order) == 1
     assert {status for status, _ in answers} == {201}
     assert len({body["data"]["order"]["order_no"] for _, body in answers}) == 1
+
+
+def test_the_order_and_its_answer_commit_together(app, uploader, dbx):
+    """One commit holds the key, the order, its event and the stored answer: a duplicate never finds the
+    order without its answer (nothing to wait for, no 409)."""
+    from app.extensions import db
+
+    commits: list[tuple[int, int]] = []
+    with app.app_context():
+        engine = db.engine
+
+    def on_commit(connection) -> None:
+        commits.append((connection.exec_driver_sql("SELECT count(*) FROM orders").scalar(),
+                        connection.exec_driver_sql("SELECT count(*) FROM idempotency_keys WHERE status = 201")
+                        .scalar()))
+
+    event.listen(engine, "commit", on_commit)
+    try:
+        assert create(uploader, "together").status_code == 201
+    finally:
+        event.remove(engine, "commit", on_commit)
+    assert [c for c in commits if c != (0, 0)] == [(1, 1)]  # no commit with the order but not its answer
+    assert dbx.count(Order) == dbx.count(OrderEvent) == 1
+
+
+def test_a_failed_prepay_keeps_neither_the_order_nor_the_key(uploader, wechat_sandbox, dbx):
+    wechat_sandbox.dev("pay/faults", {"path": "/v3/pay/transactions/jsapi", "code": "SYSTEM_ERROR", "delay": 0})
+    failed = create(uploader, "order-1")
+    assert failed.status_code == 503 and failed.get_json()["error"]["code"] == "payment_unavailable"
+    assert dbx.count(Order) == 0 and dbx.count(IdempotencyKey) == 0
+    again = create(uploader, "order-1")  # WeChat Pay is back: the retry does the work, no replayed 503
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
+    assert dbx.count(Order) == 1
+    assert dbx.one(select(IdempotencyKey)).status == 201
