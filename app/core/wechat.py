@@ -8,7 +8,10 @@ Built on ``wechatpy.WeChatClient`` with its known pitfalls handled (see docs/wec
   refresh and one retry, then a clear error;
 - every request has a timeout; only requests WeChat never received (connection failures) and
   "system busy" (-1) are retried, up to ``WECHAT_MAX_ATTEMPTS``: a login code that timed out on the
-  way back may already be spent, and repeating it would only hide the real outcome.
+  way back may already be spent, and repeating it would only hide the real outcome;
+- the HTTP goes through kept-alive urllib3 pools (``app.core.outbound``), not ``requests``, whose session
+  machinery was most of jscode2session's ~1 ms of a login's CPU (issue #20): :class:`PooledHTTP` takes the
+  place of wechatpy's ``requests.Session`` under ``BaseWeChatClient._request``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from flask import Flask, current_app
@@ -24,7 +28,7 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
 
 from app.core.jobs import redis_connection
-from app.core.outbound import session_for
+from app.core.outbound import Answer, Pools
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,27 @@ class WeChatUnavailable(Exception):
     """WeChat could not be reached, timed out, or answered something that is not its API."""
 
 
+class PooledHTTP(Pools):
+    """What wechatpy's ``BaseWeChatClient._request`` uses of its ``requests.Session``: ``request(method, url,
+    params=…, data=…, timeout=…)``, answered with what ``_request``/``_handle_result`` read (``raise_for_status``,
+    ``content``, ``request``). Kept below wechatpy rather than replacing ``_request``, so that the URL, the
+    ``access_token`` parameter, the JSON body and the errcode handling stay wechatpy's for every API method
+    (``client.wxa.*`` included); failures are ``requests`` exceptions, as ``_send`` expects."""
+
+    def __init__(self, timeout: tuple[float, float]) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+    def request(self, method: str, url: str, *, params: Any = None, data: Any = None, timeout: Any = None,
+                headers: dict | None = None, **unsupported: Any) -> Answer:
+        if unsupported:  # files=, json=, stream=…: wechatpy API methods the product does not call
+            raise TypeError(f"PooledHTTP does not send {sorted(unsupported)}")
+        if params:  # as requests encodes them: a dict or pairs, None values left out
+            pairs = params.items() if isinstance(params, dict) else params
+            url = f"{url}{'&' if '?' in url else '?'}{urlencode([(k, v) for k, v in pairs if v is not None], True)}"
+        return self.send(method.upper(), url, body=data, headers=headers, timeout=timeout or self.timeout)
+
+
 class MiniProgramClient(WeChatClient):
     def __init__(self, appid: str, secret: str, *, base_url: str, redis: Any,
                  connect_timeout: float = 3.0, read_timeout: float = 5.0, max_attempts: int = 2) -> None:
@@ -55,7 +80,8 @@ class MiniProgramClient(WeChatClient):
         self.API_BASE_URL = f"{self.base_url}/cgi-bin/"
         self.wxa.API_BASE_URL = f"{self.base_url}/"
         self.max_attempts = max(1, max_attempts)
-        self._http = session_for(self.base_url)  # kept alive; the environment read once (app.core.outbound)
+        self._http = PooledHTTP(timeout=(connect_timeout, read_timeout))
+        self._http.pool(self.base_url)  # built now: the proxy and CA bundle the environment gives WeChat, read once
 
     # --- access token ---------------------------------------------------------------------------
 
@@ -145,7 +171,7 @@ class MiniProgramClient(WeChatClient):
 
 
 def mini_program_client(app: Flask | None = None) -> MiniProgramClient:
-    """One client per app (it keeps an HTTP connection pool); the token lives in Redis."""
+    """One client per app (it keeps the HTTP connection pool); the token lives in Redis."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     client = app.extensions.get("wechat_client")
     if client is None:
