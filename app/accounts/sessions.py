@@ -43,12 +43,14 @@ from typing import Any
 import sqlalchemy
 from flask import Flask, current_app, has_app_context
 from redis import Redis
+from redis.exceptions import ResponseError
 from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql.elements import TextClause
 
+from app.accounts import riders
 from app.accounts.models import Device, LoginSession, User, UserStatus
 from app.core.crypto import token_hash
 from app.core.db import utcnow
@@ -389,14 +391,24 @@ class AuthCache:
             conn = local.conn = pool.connection_class(**pool.connection_kwargs)
             local.pid = os.getpid()
         user_key = USER_EPOCH_KEY.format(user_id).encode()
+        riding = riders.commands(user_id)  # later guards' reads of this request, in the same round trip
         try:  # MGET global user, packed by hand (redis-py's client adds ~50 us of CPU per call)
-            conn.send_packed_command([_MGET_GLOBAL + b"$%d\r\n%s\r\n" % (len(user_key), user_key)])
+            conn.send_packed_command([_MGET_GLOBAL + b"$%d\r\n%s\r\n" % (len(user_key), user_key),
+                                      *(packed for _name, packed in riding)])
             values = conn.read_response()
+            replies = {}
+            for name, _packed in riding:
+                try:
+                    replies[name] = conn.read_response()
+                except ResponseError:  # that rider's error (NOSCRIPT): it reads Redis itself
+                    continue
         except Exception as exc:  # any connection, timeout or protocol error: the database decides
             local.conn = None
             conn.disconnect()
             self._failed("read", exc)
             return None
+        if riding:
+            riders.keep(user_id, replies)
         if self._failing:
             self._recovered()
         if not isinstance(values, list) or len(values) != 2 or values[0] is None or values[1] is None:

@@ -35,13 +35,14 @@ import re
 import secrets
 from typing import Any
 
-from flask import Response, current_app, has_app_context, jsonify, request
+from flask import Response, current_app, has_app_context, request
 from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.sql.elements import TextClause
 
+from app.accounts import riders
 from app.core.i18n import locale_name
 from app.core.jobs import redis_connection
 
@@ -111,18 +112,38 @@ def _read_keys(user_id: int, public_id: str) -> list[str]:
             *(DURATION_KEY.format(kind=kind) for kind in KINDS)]
 
 
+_READ_SHA = hashlib.sha1(_READ.encode()).hexdigest()  # noqa: S324 - Redis names scripts by their SHA-1
+RIDER = "generation.poll"  # the poll's read, sent with the request's auth epochs (app/accounts/riders.py)
+POLL_ENDPOINT = "generation.get_job"
+
+
+def _ride(user_id: int) -> list[str | int] | None:
+    """For a poll: the script ``cached`` runs, by its SHA (NOSCRIPT the first time: ``cached`` then EVALs it)."""
+    if request.endpoint != POLL_ENDPOINT or _MISSED_BUMP or _ttl() <= 0:
+        return None
+    public_id = (request.view_args or {}).get("job_id")
+    if not isinstance(public_id, str):
+        return None
+    return ["EVALSHA", _READ_SHA, 12, *_read_keys(user_id, public_id), f"generation-{public_id}"]
+
+
+riders.ride_along(RIDER, _ride)
+
+
 def cached(user_id: int, public_id: str) -> dict[str, Any] | None:
     """The job's answer from Redis with a live place, or None (not cached, changed since, Redis down)."""
     if _ttl() <= 0:
         return None
-    try:
-        conn = redis_connection()
-        if _MISSED_BUMP:  # this process committed a change Redis did not hear of: renew everyone's epoch first
-            conn.set(GLOBAL_EPOCH_KEY, secrets.token_hex(8))
-            _MISSED_BUMP.clear()
-        out = conn.eval(_READ, 12, *_read_keys(user_id, public_id), f"generation-{public_id}")
-    except RedisError:
-        return None
+    out = riders.ridden(RIDER, user_id) if not _MISSED_BUMP else None  # read with the auth epochs
+    if out is None or request.view_args.get("job_id") != public_id:
+        try:
+            conn = redis_connection()
+            if _MISSED_BUMP:  # this process committed a change Redis did not hear of: renew everyone's epoch first
+                conn.set(GLOBAL_EPOCH_KEY, secrets.token_hex(8))
+                _MISSED_BUMP.clear()
+            out = conn.eval(_READ, 12, *_read_keys(user_id, public_id), f"generation-{public_id}")
+        except RedisError:
+            return None
     if not out:
         return None
     data = json.loads(out[0])
@@ -176,19 +197,29 @@ def remember(job: GenerationJob, data: dict[str, Any], read_epochs: tuple[bytes,
 
 
 def respond(data: dict[str, Any]) -> Response:
-    """The JSON envelope with an ETag and ``Retry-After``; 304 without a body when ``If-None-Match`` matches."""
-    response = jsonify({"data": data})
-    etag = hashlib.blake2b(response.get_data(), digest_size=12).hexdigest()
-    response.set_etag(etag)
-    response.headers["Cache-Control"] = "private, no-cache"
+    """The JSON envelope with an ETag and ``Retry-After``; 304 without a body when ``If-None-Match`` matches.
+
+    The body is what ``jsonify`` makes of ``{"data": data}`` (the same bytes: sorted keys, ASCII, compact,
+    a newline), built directly: the answer holds JSON types only (``model_dump(mode="json")`` or the
+    cached JSON), and a poll is the most frequent request there is.
+    """
+    body = (json.dumps({"data": data}, ensure_ascii=True, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    etag = hashlib.blake2b(body, digest_size=12).hexdigest()
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache"}
     if data.get("next_poll_after_s") is not None:
-        response.headers["Retry-After"] = str(data["next_poll_after_s"])
-    if etag in request.if_none_match:
-        response.status_code = 304
-        response.set_data(b"")
-        response.headers.pop("Content-Type", None)
-        response.headers.pop("Content-Length", None)
-    return response
+        headers["Retry-After"] = str(data["next_poll_after_s"])
+    if _not_modified(etag):
+        response = Response(status=304, headers=headers)
+        del response.headers["Content-Type"]  # no body: no type (not the default text/html)
+        return response
+    return Response(body, headers=headers, mimetype="application/json")
+
+
+def _not_modified(etag: str) -> bool:
+    sent = request.environ.get("HTTP_IF_NONE_MATCH")
+    if not sent:
+        return False
+    return sent == f'"{etag}"' or etag in request.if_none_match  # the ETag sent back as is; else parse the list
 
 
 # --- renewing epochs when jobs and results change --------------------------------------------------
