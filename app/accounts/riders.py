@@ -24,8 +24,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import has_request_context, request
+from redis.exceptions import ResponseError
 
-Command = Sequence[str | bytes | int]
+from app.core.redis_wire import pack
+
+Command = Sequence[str | bytes | int] | bytes  # the arguments, or the command already packed (``redis_wire``)
 _RIDERS: dict[str, Callable[[int], Command | None]] = {}
 _ATTRIBUTE = "_miaohua_ridden"  # on the request object: (user id, {name: reply})
 _MISSING = object()
@@ -36,15 +39,6 @@ def ride_along(name: str, build: Callable[[int], Command | None]) -> None:
     _RIDERS[name] = build
 
 
-def pack(args: Command) -> bytes:
-    """One command in RESP (what redis-py's ``pack_command`` makes, without its per-call overhead)."""
-    out = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        value = arg if isinstance(arg, bytes) else str(arg).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(value), value))
-    return b"".join(out)
-
-
 def commands(user_id: int) -> list[tuple[str, bytes]]:
     """The riders' packed commands for this request (none outside a request)."""
     if not _RIDERS or not has_request_context():
@@ -53,13 +47,15 @@ def commands(user_id: int) -> list[tuple[str, bytes]]:
     for name, build in _RIDERS.items():
         args = build(user_id)
         if args is not None:
-            out.append((name, pack(args)))
+            out.append((name, args if isinstance(args, bytes) else pack(args)))
     return out
 
 
 def keep(user_id: int, replies: dict[str, Any]) -> None:
-    """The replies read for this request (an error reply is left out: the rider reads Redis itself)."""
-    setattr(request._get_current_object(), _ATTRIBUTE, (user_id, replies))  # type: ignore[attr-defined]
+    """The replies read for this request; an error reply (``ResponseError``) is left out: that rider reads
+    Redis itself."""
+    kept = {name: reply for name, reply in replies.items() if not isinstance(reply, ResponseError)}
+    setattr(request._get_current_object(), _ATTRIBUTE, (user_id, kept))  # type: ignore[attr-defined]
 
 
 def ridden(name: str, user_id: int) -> Any:

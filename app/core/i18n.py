@@ -132,13 +132,15 @@ def init_app(app: Flask) -> None:
     compile_catalogs()
     babel.init_app(app, locale_selector=select_locale)
 
-    @app.after_request
-    def content_language(response):
-        headers = response.headers
-        if has_request_context() and "Content-Language" not in headers:
-            headers["Content-Language"] = locale_name().replace("_", "-")
-        if "Vary" not in headers:  # the usual case: no parsing of a Vary header that is not there
-            headers["Vary"] = "Accept-Language"
-        else:
-            response.vary.add("Accept-Language")
-        return response
+    from app.core.api import fill_response_headers  # not at import: app.core.api's errors import this module
+
+    fill_response_headers(app, _language_headers)  # in the one hook that completes every response's headers
+
+
+def _language_headers(response: Any, present: dict[str, str], missing: list[tuple[str, str]]) -> None:
+    if "content-language" not in present and has_request_context():
+        missing.append(("Content-Language", locale_name().replace("_", "-")))
+    if "vary" not in present:  # the usual case: no Vary header to parse
+        missing.append(("Vary", "Accept-Language"))
+    else:
+        response.vary.add("Accept-Language")

@@ -43,11 +43,13 @@ from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.sql.elements import TextClause
 
 from app.accounts import riders
+from app.core import redis_wire
 from app.core.i18n import locale_name
 from app.core.jobs import redis_connection
 
 from . import positions
 from .models import GenerationJob, GenerationResult, JobStatus
+from .services import DURATION_KEY
 
 log = logging.getLogger(__name__)
 
@@ -103,28 +105,35 @@ def _ttl() -> int:
     return int(current_app.config["GENERATION_POLL_CACHE_TTL_S"])
 
 
-def _read_keys(user_id: int, public_id: str) -> list[str]:
-    from .services import DURATION_KEY
+# The keys every poll reads besides its entry and epochs: the queue's positions, the workers, the durations.
+_SHARED_KEYS = (positions.SEQ_KEY, positions.OF_KEY, positions.HEAD_KEY, positions.GONE_KEY, positions.WORKERS_KEY,
+                *(DURATION_KEY.format(kind=kind) for kind in KINDS))
 
+
+def _read_keys(user_id: int, public_id: str) -> list[str]:
     return [GLOBAL_EPOCH_KEY, USER_EPOCH_KEY.format(user=user_id),
-            VIEW_KEY.format(user=user_id, job=public_id, locale=locale_name()),
-            positions.SEQ_KEY, positions.OF_KEY, positions.HEAD_KEY, positions.GONE_KEY, positions.WORKERS_KEY,
-            *(DURATION_KEY.format(kind=kind) for kind in KINDS)]
+            VIEW_KEY.format(user=user_id, job=public_id, locale=locale_name()), *_SHARED_KEYS]
 
 
 _READ_SHA = hashlib.sha1(_READ.encode()).hexdigest()  # noqa: S324 - Redis names scripts by their SHA-1
 RIDER = "generation.poll"  # the poll's read, sent with the request's auth epochs (app/accounts/riders.py)
 POLL_ENDPOINT = "generation.get_job"
+# EVALSHA sha 12 KEYS… ARGV: packed once but for the user's epoch, the entry and the RQ job id.
+_RIDE_HEAD = (b"*%d\r\n" % (3 + 12 + 1) + redis_wire.bulk("EVALSHA") + redis_wire.bulk(_READ_SHA)
+              + redis_wire.bulk(12) + redis_wire.bulk(GLOBAL_EPOCH_KEY))
+_RIDE_SHARED = b"".join(redis_wire.bulk(key) for key in _SHARED_KEYS)
 
 
-def _ride(user_id: int) -> list[str | int] | None:
+def _ride(user_id: int) -> bytes | None:
     """For a poll: the script ``cached`` runs, by its SHA (NOSCRIPT the first time: ``cached`` then EVALs it)."""
     if request.endpoint != POLL_ENDPOINT or _MISSED_BUMP or _ttl() <= 0:
         return None
     public_id = (request.view_args or {}).get("job_id")
     if not isinstance(public_id, str):
         return None
-    return ["EVALSHA", _READ_SHA, 12, *_read_keys(user_id, public_id), f"generation-{public_id}"]
+    return b"".join((_RIDE_HEAD, redis_wire.bulk(USER_EPOCH_KEY.format(user=user_id)),
+                     redis_wire.bulk(VIEW_KEY.format(user=user_id, job=public_id, locale=locale_name())),
+                     _RIDE_SHARED, redis_wire.bulk(f"generation-{public_id}")))
 
 
 riders.ride_along(RIDER, _ride)
