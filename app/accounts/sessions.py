@@ -16,6 +16,10 @@ less than ``AUTH_CACHE_TTL_S`` seconds ago — one Redis MGET of two *auth epoch
   entry is used only while both epochs still hold those values, it is younger than the TTL, and the
   session has not expired. So a revocation committed anywhere is refused by every process on its
   next request. Unknown, revoked and expired tokens and blocked users always go to the database.
+- That MGET is the request's only round trip to Redis: guards and views that read Redis later in the
+  same request (the consent standing, the job poll's cached answer) send their commands with it and
+  take their replies back (``app/accounts/riders.py``); the replies are packed and read by
+  ``app/core/redis_wire.py``.
 - Redis unreachable or an epoch missing (evicted, flushed, a restarted Redis): the database decides,
   as if there were no cache. A bump that fails clears this process's cache and becomes a global bump
   as soon as Redis answers again; the TTL bounds what other processes can miss meanwhile, and what

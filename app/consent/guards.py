@@ -76,9 +76,10 @@ def init_app(app: Flask) -> None:
     def require_current_policy() -> None:
         if not request.path.startswith(API_PREFIX) or is_exempt(request.blueprint):
             return
-        if current_user.is_authenticated:
+        user = current_user._get_current_object()  # one proxy lookup (flask-login's) for both uses
+        if user.is_authenticated:
             # Once per request, one query; kept on ``g`` for the response hook below.
-            g.service_standing = services.check_policy_accepted(current_user)
+            g.service_standing = services.check_policy_accepted(user)
 
     @app.after_request
     def announce_minor_update(response: Response) -> Response:

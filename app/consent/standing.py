@@ -12,7 +12,8 @@ used only while both epochs hold those values and that moment has not come.
 Every committed change of a consent record through the ORM (given, withdrawn, account deleted)
 renews the user's epoch after the commit; a change of a policy version, an UPDATE/DELETE of these
 tables naming no single user, and raw SQL writing them renew the global one. Refusals are never
-cached (consent missing, withdrawn, update required: the database answers each time). Redis down:
+cached (consent missing, withdrawn, update required: the database answers each time). The MGET of the
+entry and its epochs rides in the request's auth round trip (``RIDER``, ``app/accounts/riders.py``). Redis down:
 the database answers, as before. The same pattern as the auth cache (``app/accounts/sessions.py``).
 """
 

@@ -5,7 +5,9 @@ place and the wait, in Redis (``generation:view:<user>:<job>``, ``GENERATION_POL
 together with the values of two *view epochs* read before the query: ``generation:view-epoch``
 (everyone) and ``generation:view-epoch:<user>``. Later polls run one Lua script: the entry is used
 only while both epochs still hold those values, and the script adds the live place from the queue's
-sequence numbers (``positions.py``), the worker count and the style kind's average duration. The
+sequence numbers (``positions.py``), the worker count and the style kind's average duration; for a
+poll it is sent by its SHA in the request's auth round trip (``RIDER``, ``app/accounts/riders.py``), so
+that a cached poll costs one round trip to Redis in all. The
 key holds the user id: another user's poll of the same job id never finds it (it goes to the
 database and gets 404).
 
