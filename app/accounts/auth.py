@@ -140,3 +140,8 @@ def init_app(app: Flask) -> None:
     login_manager._load_user = _load_bearer_user  # type: ignore[method-assign]  # see its docstring
     if not app.config.get("COOKIE_SESSIONS", False):
         app.session_interface = BearerOnlySessionInterface()
+        # flask-login's after-request hook refreshes a remember-me cookie kept in the cookie session: with
+        # none, it only builds the (empty) null session on every request to find nothing to do.
+        hooks = app.after_request_funcs.get(None, [])
+        if login_manager._update_remember_cookie in hooks:
+            hooks.remove(login_manager._update_remember_cookie)

@@ -16,6 +16,10 @@ less than ``AUTH_CACHE_TTL_S`` seconds ago — one Redis MGET of two *auth epoch
   entry is used only while both epochs still hold those values, it is younger than the TTL, and the
   session has not expired. So a revocation committed anywhere is refused by every process on its
   next request. Unknown, revoked and expired tokens and blocked users always go to the database.
+- That MGET is the request's only round trip to Redis: guards and views that read Redis later in the
+  same request (the consent standing, the job poll's cached answer) send their commands with it and
+  take their replies back (``app/accounts/riders.py``); the replies are packed and read by
+  ``app/core/redis_wire.py``.
 - Redis unreachable or an epoch missing (evicted, flushed, a restarted Redis): the database decides,
   as if there were no cache. A bump that fails clears this process's cache and becomes a global bump
   as soon as Redis answers again; the TTL bounds what other processes can miss meanwhile, and what
@@ -43,13 +47,16 @@ from typing import Any
 import sqlalchemy
 from flask import Flask, current_app, has_app_context
 from redis import Redis
+from redis.exceptions import ResponseError
 from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql.elements import TextClause
 
+from app.accounts import riders
 from app.accounts.models import Device, LoginSession, User, UserStatus
+from app.core import redis_wire
 from app.core.crypto import token_hash
 from app.core.db import utcnow
 from app.core.jobs import connect_redis
@@ -389,14 +396,21 @@ class AuthCache:
             conn = local.conn = pool.connection_class(**pool.connection_kwargs)
             local.pid = os.getpid()
         user_key = USER_EPOCH_KEY.format(user_id).encode()
-        try:  # MGET global user, packed by hand (redis-py's client adds ~50 us of CPU per call)
-            conn.send_packed_command([_MGET_GLOBAL + b"$%d\r\n%s\r\n" % (len(user_key), user_key)])
-            values = conn.read_response()
+        riding = riders.commands(user_id)  # later guards' reads of this request, in the same round trip
+        try:  # MGET global user, packed and read by hand (redis-py's client adds ~50 us of CPU per call)
+            conn.send_packed_command([_MGET_GLOBAL + b"$%d\r\n%s\r\n" % (len(user_key), user_key),
+                                      *(packed for _name, packed in riding)])
+            values, *ridden = redis_wire.read_replies(conn, 1 + len(riding))
+            if isinstance(values, ResponseError):
+                raise values
+            replies = {name: reply for (name, _packed), reply in zip(riding, ridden, strict=True)}
         except Exception as exc:  # any connection, timeout or protocol error: the database decides
             local.conn = None
             conn.disconnect()
             self._failed("read", exc)
             return None
+        if riding:
+            riders.keep(user_id, replies)
         if self._failing:
             self._recovered()
         if not isinstance(values, list) or len(values) != 2 or values[0] is None or values[1] is None:

@@ -17,11 +17,12 @@ from typing import Any
 from flask import Blueprint, Flask, Response, g, request
 from flask_login import current_user
 
+from app.accounts import riders
 from app.accounts.auth import login_required
 from app.core.api import API_PREFIX, add_errors
 from app.core.openapi import add_error_rule
 
-from . import policy, services
+from . import policy, services, standing
 
 _EXEMPT_BLUEPRINTS: set[str] = set()
 
@@ -33,6 +34,16 @@ def exempt(*blueprints: Blueprint) -> None:
 
 def is_exempt(blueprint_name: str | None) -> bool:
     return blueprint_name is None or blueprint_name in _EXEMPT_BLUEPRINTS
+
+
+def _ride_standing(user_id: int) -> list[str] | None:
+    """The guard's Redis read, sent with the auth epochs when ``require_current_policy`` will run."""
+    if not request.path.startswith(API_PREFIX) or is_exempt(request.blueprint):
+        return None
+    return standing.ride(user_id)
+
+
+riders.ride_along(standing.RIDER, _ride_standing)
 
 
 def requires_consent(*purposes: str) -> Callable:
@@ -65,9 +76,10 @@ def init_app(app: Flask) -> None:
     def require_current_policy() -> None:
         if not request.path.startswith(API_PREFIX) or is_exempt(request.blueprint):
             return
-        if current_user.is_authenticated:
+        user = current_user._get_current_object()  # one proxy lookup (flask-login's) for both uses
+        if user.is_authenticated:
             # Once per request, one query; kept on ``g`` for the response hook below.
-            g.service_standing = services.check_policy_accepted(current_user)
+            g.service_standing = services.check_policy_accepted(user)
 
     @app.after_request
     def announce_minor_update(response: Response) -> Response:

@@ -12,7 +12,8 @@ used only while both epochs hold those values and that moment has not come.
 Every committed change of a consent record through the ORM (given, withdrawn, account deleted)
 renews the user's epoch after the commit; a change of a policy version, an UPDATE/DELETE of these
 tables naming no single user, and raw SQL writing them renew the global one. Refusals are never
-cached (consent missing, withdrawn, update required: the database answers each time). Redis down:
+cached (consent missing, withdrawn, update required: the database answers each time). The MGET of the
+entry and its epochs rides in the request's auth round trip (``RIDER``, ``app/accounts/riders.py``). Redis down:
 the database answers, as before. The same pattern as the auth cache (``app/accounts/sessions.py``).
 """
 
@@ -30,6 +31,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql.elements import TextClause
 
+from app.accounts import riders
 from app.core.db import utcnow
 from app.core.jobs import redis_connection
 
@@ -46,19 +48,35 @@ def _ttl() -> float:
     return float(current_app.config["CONSENT_STANDING_CACHE_TTL_S"])
 
 
+def _keys(user_id: int) -> list[str]:
+    return [GLOBAL_EPOCH_KEY, USER_EPOCH_KEY.format(user=user_id), STANDING_KEY.format(user=user_id)]
+
+
+RIDER = "consent.standing"  # the guard's read, sent with the request's auth epochs (app/accounts/riders.py)
+
+
+def ride(user_id: int) -> list[str] | None:
+    """The MGET ``cached`` will want in this request (the guard registers it as a rider), or None."""
+    if _MISSED_BUMP or _ttl() <= 0:
+        return None
+    return ["MGET", *_keys(user_id)]
+
+
 def cached(user_id: int) -> tuple[int, int | None, int] | None:
     """(accepted, current, latest major) sequences from Redis, or None (not cached, changed, expired, down)."""
     if _ttl() <= 0:
         return None
-    try:
-        conn = redis_connection()
-        if _MISSED_BUMP:  # this process committed a change Redis did not hear of: renew everyone's epoch first
-            conn.set(GLOBAL_EPOCH_KEY, secrets.token_hex(8))
-            _MISSED_BUMP.clear()
-        g, u, entry = conn.mget(GLOBAL_EPOCH_KEY, USER_EPOCH_KEY.format(user=user_id),
-                                              STANDING_KEY.format(user=user_id))
-    except RedisError:
-        return None
+    values = riders.ridden(RIDER, user_id) if not _MISSED_BUMP else None  # read with the auth epochs
+    if values is None:
+        try:
+            conn = redis_connection()
+            if _MISSED_BUMP:  # this process committed a change Redis did not hear of: renew everyone's epoch first
+                conn.set(GLOBAL_EPOCH_KEY, secrets.token_hex(8))
+                _MISSED_BUMP.clear()
+            values = conn.mget(_keys(user_id))
+        except RedisError:
+            return None
+    g, u, entry = values
     if not (g and u and entry):
         return None
     entry_g, entry_u, accepted, current, major, until = entry.decode().split("|")

@@ -1,4 +1,5 @@
-"""Security headers on every response, in one ``after_request`` hook (policy §7, "security measures").
+"""Security headers on every response, added by the one hook that completes every response's headers
+(``app.core.api.fill_response_headers``) (policy §7, "security measures").
 
 - ``X-Content-Type-Options: nosniff`` everywhere: a browser never guesses a type (an uploaded photo or
   an export served as something else cannot turn into script).
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from app.core.api import fill_response_headers
+
 HSTS_VALUE = "max-age=31536000; includeSubDomains"
 FRAME_CSP = "frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
 _ALWAYS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"), ("Referrer-Policy", "no-referrer"))
@@ -31,27 +34,25 @@ _CSP, _HSTS, _CACHE_CONTROL, _CONTENT_TYPE = ("content-security-policy", "strict
                                               "cache-control", "content-type")
 
 
-def add_security_headers(response: Response) -> Response:
-    """Add what the response lacks; a header the view chose (any case) is never replaced."""
-    headers = response.headers
-    present: set[str] = set()
-    content_type = ""
-    for name, value in headers.items():
-        lowered = name.lower()
-        present.add(lowered)
-        if lowered == _CONTENT_TYPE:
-            content_type = value
-    missing = [(name, value) for lowered, name, value in _ALWAYS_LOWER if lowered not in present]
-    if _CSP not in present and content_type.split(";", 1)[0].strip().lower() == "text/html":
+def _fill(response: Response, present: dict[str, str], missing: list[tuple[str, str]]) -> None:
+    """What the response lacks (``present``: its headers, lower-cased); a header the view chose is kept."""
+    missing.extend((name, value) for lowered, name, value in _ALWAYS_LOWER if lowered not in present)
+    if _CSP not in present and present.get(_CONTENT_TYPE, "").split(";", 1)[0].strip().lower() == "text/html":
         missing.append(("Content-Security-Policy", FRAME_CSP))
     environ = request.environ
     if _HSTS not in present and environ.get("wsgi.url_scheme") in ("https", "wss"):  # request.is_secure
         missing.append(("Strict-Transport-Security", HSTS_VALUE))
     if _CACHE_CONTROL not in present and "HTTP_AUTHORIZATION" in environ:  # "Authorization" in request.headers
         missing.append(("Cache-Control", "no-store"))
-    headers.extend(missing)
+
+
+def add_security_headers(response: Response) -> Response:
+    """Add what the response lacks; a header the view chose (any case) is never replaced."""
+    missing: list[tuple[str, str]] = []
+    _fill(response, {name.lower(): value for name, value in response.headers}, missing)
+    response.headers.extend(missing)
     return response
 
 
 def register_security_headers(app: Flask) -> None:
-    app.after_request(add_security_headers)
+    fill_response_headers(app, _fill)  # in the one hook that completes every response's headers (app/core/api.py)

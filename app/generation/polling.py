@@ -5,7 +5,9 @@ place and the wait, in Redis (``generation:view:<user>:<job>``, ``GENERATION_POL
 together with the values of two *view epochs* read before the query: ``generation:view-epoch``
 (everyone) and ``generation:view-epoch:<user>``. Later polls run one Lua script: the entry is used
 only while both epochs still hold those values, and the script adds the live place from the queue's
-sequence numbers (``positions.py``), the worker count and the style kind's average duration. The
+sequence numbers (``positions.py``), the worker count and the style kind's average duration; for a
+poll it is sent by its SHA in the request's auth round trip (``RIDER``, ``app/accounts/riders.py``), so
+that a cached poll costs one round trip to Redis in all. The
 key holds the user id: another user's poll of the same job id never finds it (it goes to the
 database and gets 404).
 
@@ -35,18 +37,21 @@ import re
 import secrets
 from typing import Any
 
-from flask import Response, current_app, has_app_context, jsonify, request
+from flask import Response, current_app, has_app_context, request
 from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.sql.elements import TextClause
 
+from app.accounts import riders
+from app.core import redis_wire
 from app.core.i18n import locale_name
 from app.core.jobs import redis_connection
 
 from . import positions
 from .models import GenerationJob, GenerationResult, JobStatus
+from .services import DURATION_KEY
 
 log = logging.getLogger(__name__)
 
@@ -102,27 +107,54 @@ def _ttl() -> int:
     return int(current_app.config["GENERATION_POLL_CACHE_TTL_S"])
 
 
-def _read_keys(user_id: int, public_id: str) -> list[str]:
-    from .services import DURATION_KEY
+# The keys every poll reads besides its entry and epochs: the queue's positions, the workers, the durations.
+_SHARED_KEYS = (positions.SEQ_KEY, positions.OF_KEY, positions.HEAD_KEY, positions.GONE_KEY, positions.WORKERS_KEY,
+                *(DURATION_KEY.format(kind=kind) for kind in KINDS))
 
+
+def _read_keys(user_id: int, public_id: str) -> list[str]:
     return [GLOBAL_EPOCH_KEY, USER_EPOCH_KEY.format(user=user_id),
-            VIEW_KEY.format(user=user_id, job=public_id, locale=locale_name()),
-            positions.SEQ_KEY, positions.OF_KEY, positions.HEAD_KEY, positions.GONE_KEY, positions.WORKERS_KEY,
-            *(DURATION_KEY.format(kind=kind) for kind in KINDS)]
+            VIEW_KEY.format(user=user_id, job=public_id, locale=locale_name()), *_SHARED_KEYS]
+
+
+_READ_SHA = hashlib.sha1(_READ.encode()).hexdigest()  # noqa: S324 - Redis names scripts by their SHA-1
+RIDER = "generation.poll"  # the poll's read, sent with the request's auth epochs (app/accounts/riders.py)
+POLL_ENDPOINT = "generation.get_job"
+# EVALSHA sha 12 KEYS… ARGV: packed once but for the user's epoch, the entry and the RQ job id.
+_RIDE_HEAD = (b"*%d\r\n" % (3 + 12 + 1) + redis_wire.bulk("EVALSHA") + redis_wire.bulk(_READ_SHA)
+              + redis_wire.bulk(12) + redis_wire.bulk(GLOBAL_EPOCH_KEY))
+_RIDE_SHARED = b"".join(redis_wire.bulk(key) for key in _SHARED_KEYS)
+
+
+def _ride(user_id: int) -> bytes | None:
+    """For a poll: the script ``cached`` runs, by its SHA (NOSCRIPT the first time: ``cached`` then EVALs it)."""
+    if request.endpoint != POLL_ENDPOINT or _MISSED_BUMP or _ttl() <= 0:
+        return None
+    public_id = (request.view_args or {}).get("job_id")
+    if not isinstance(public_id, str):
+        return None
+    return b"".join((_RIDE_HEAD, redis_wire.bulk(USER_EPOCH_KEY.format(user=user_id)),
+                     redis_wire.bulk(VIEW_KEY.format(user=user_id, job=public_id, locale=locale_name())),
+                     _RIDE_SHARED, redis_wire.bulk(f"generation-{public_id}")))
+
+
+riders.ride_along(RIDER, _ride)
 
 
 def cached(user_id: int, public_id: str) -> dict[str, Any] | None:
     """The job's answer from Redis with a live place, or None (not cached, changed since, Redis down)."""
     if _ttl() <= 0:
         return None
-    try:
-        conn = redis_connection()
-        if _MISSED_BUMP:  # this process committed a change Redis did not hear of: renew everyone's epoch first
-            conn.set(GLOBAL_EPOCH_KEY, secrets.token_hex(8))
-            _MISSED_BUMP.clear()
-        out = conn.eval(_READ, 12, *_read_keys(user_id, public_id), f"generation-{public_id}")
-    except RedisError:
-        return None
+    out = riders.ridden(RIDER, user_id) if not _MISSED_BUMP else None  # read with the auth epochs
+    if out is None or request.view_args.get("job_id") != public_id:
+        try:
+            conn = redis_connection()
+            if _MISSED_BUMP:  # this process committed a change Redis did not hear of: renew everyone's epoch first
+                conn.set(GLOBAL_EPOCH_KEY, secrets.token_hex(8))
+                _MISSED_BUMP.clear()
+            out = conn.eval(_READ, 12, *_read_keys(user_id, public_id), f"generation-{public_id}")
+        except RedisError:
+            return None
     if not out:
         return None
     data = json.loads(out[0])
@@ -176,19 +208,29 @@ def remember(job: GenerationJob, data: dict[str, Any], read_epochs: tuple[bytes,
 
 
 def respond(data: dict[str, Any]) -> Response:
-    """The JSON envelope with an ETag and ``Retry-After``; 304 without a body when ``If-None-Match`` matches."""
-    response = jsonify({"data": data})
-    etag = hashlib.blake2b(response.get_data(), digest_size=12).hexdigest()
-    response.set_etag(etag)
-    response.headers["Cache-Control"] = "private, no-cache"
+    """The JSON envelope with an ETag and ``Retry-After``; 304 without a body when ``If-None-Match`` matches.
+
+    The body is what ``jsonify`` makes of ``{"data": data}`` (the same bytes: sorted keys, ASCII, compact,
+    a newline), built directly: the answer holds JSON types only (``model_dump(mode="json")`` or the
+    cached JSON), and a poll is the most frequent request there is.
+    """
+    body = (json.dumps({"data": data}, ensure_ascii=True, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    etag = hashlib.blake2b(body, digest_size=12).hexdigest()
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache"}
     if data.get("next_poll_after_s") is not None:
-        response.headers["Retry-After"] = str(data["next_poll_after_s"])
-    if etag in request.if_none_match:
-        response.status_code = 304
-        response.set_data(b"")
-        response.headers.pop("Content-Type", None)
-        response.headers.pop("Content-Length", None)
-    return response
+        headers["Retry-After"] = str(data["next_poll_after_s"])
+    if _not_modified(etag):
+        response = Response(status=304, headers=headers)
+        del response.headers["Content-Type"]  # no body: no type (not the default text/html)
+        return response
+    return Response(body, headers=headers, mimetype="application/json")
+
+
+def _not_modified(etag: str) -> bool:
+    sent = request.environ.get("HTTP_IF_NONE_MATCH")
+    if not sent:
+        return False
+    return sent == f'"{etag}"' or etag in request.if_none_match  # the ETag sent back as is; else parse the list
 
 
 # --- renewing epochs when jobs and results change --------------------------------------------------

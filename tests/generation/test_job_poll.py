@@ -166,3 +166,83 @@ def test_the_cached_answer_is_in_each_reader_s_language(uploader, sample_jpeg):
     english = poll_in("en")
     assert english["status_text"] != chinese["status_text"] and english["style_name"] != chinese["style_name"]
     assert poll_in("en") == english and poll_in("zh-CN") == chinese
+
+
+@contextlib.contextmanager
+def redis_round_trips():
+    """How many times this process wrote to Redis meanwhile (one write = one round trip: a command or a
+    pipeline, real Redis or fakeredis alike)."""
+    from redis.connection import AbstractConnection
+
+    sent = []
+    original = AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    AbstractConnection.send_packed_command = counting
+    try:
+        yield sent
+    finally:
+        AbstractConnection.send_packed_command = original
+
+
+def cached_poll(phone, job_id, app) -> str:
+    """Warm every cache (auth, consent standing, the answer) and prove a poll is then one round trip."""
+    for _ in range(3):
+        etag = poll(phone, job_id).headers["ETag"]
+    with statements(app) as sent, redis_round_trips() as trips:
+        assert poll(phone, job_id, etag).status_code == 304
+        assert poll(phone, job_id).status_code == 200
+    assert sent == [] and len(trips) == 2, trips  # auth epochs + consent standing + the answer: one each
+    return etag
+
+
+def test_a_cached_poll_is_one_redis_round_trip_and_no_sql(uploader, sample_jpeg, app):
+    job_id = new_job(uploader, sample_jpeg)
+    etag = cached_poll(uploader, job_id, app)
+    # the script flushed (a restarted Redis): the ridden EVALSHA fails, the poll reads it again itself
+    redis_connection(app).script_flush()
+    with redis_round_trips() as trips:
+        assert poll(uploader, job_id, etag).status_code == 304
+    assert len(trips) == 2
+    cached_poll(uploader, job_id, app)
+
+
+def test_a_revoked_session_is_refused_by_the_very_next_cached_poll(uploader, sample_jpeg, app, dbx):
+    from app.accounts.models import LoginSession
+    from app.core.db import utcnow
+
+    job_id = new_job(uploader, sample_jpeg)
+    etag = cached_poll(uploader, job_id, app)
+    dbx.run(lambda s: ([setattr(row, "revoked_at", utcnow()) for row in s.scalars(db.select(LoginSession))],
+                       s.commit()))
+    refused = poll(uploader, job_id, etag)
+    assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "authentication_required"
+
+
+def test_a_withdrawn_service_consent_is_refused_by_the_very_next_cached_poll(uploader, sample_jpeg, app, dbx):
+    from app.consent import policy
+    from app.consent.models import ConsentRecord
+
+    job_id = new_job(uploader, sample_jpeg)
+    etag = cached_poll(uploader, job_id, app)
+
+    def withdraw(session):  # as account deletion or support could record it
+        user_id = session.scalar(db.select(GenerationJob.user_id).where(GenerationJob.public_id == job_id))
+        session.add(ConsentRecord(user_id=user_id, purpose="service", action="withdrawn",
+                                  policy_version_id=policy.INITIAL_VERSION_ID, channel="support", client_info={}))
+        session.commit()
+
+    dbx.run(withdraw)
+    refused = poll(uploader, job_id, etag)
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "consent_required"
+
+
+def test_a_changed_job_is_seen_by_the_very_next_cached_poll(uploader, sample_jpeg, app):
+    job_id = new_job(uploader, sample_jpeg)
+    etag = cached_poll(uploader, job_id, app)
+    assert uploader.call("POST", f"/api/v1/jobs/{job_id}/cancel").status_code == 200
+    changed = poll(uploader, job_id, etag)
+    assert changed.status_code == 200 and changed.get_json()["data"]["status"] == "cancelled"
