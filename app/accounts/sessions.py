@@ -18,8 +18,8 @@ less than ``AUTH_CACHE_TTL_S`` seconds ago — one Redis MGET of two *auth epoch
   next request. Unknown, revoked and expired tokens and blocked users always go to the database.
 - That MGET is the request's only round trip to Redis: guards and views that read Redis later in the
   same request (the consent standing, the job poll's cached answer) send their commands with it and
-  take their replies back (``app/accounts/riders.py``); the replies are packed and read by
-  ``app/core/redis_wire.py``.
+  take their replies back (``app/accounts/riders.py``); the commands are packed by
+  ``app/core/redis_wire.py`` and the replies read by redis-py's parser (hiredis).
 - Redis unreachable or an epoch missing (evicted, flushed, a restarted Redis): the database decides,
   as if there were no cache. A bump that fails clears this process's cache and becomes a global bump
   as soon as Redis answers again; the TTL bounds what other processes can miss meanwhile, and what
@@ -397,7 +397,7 @@ class AuthCache:
             local.pid = os.getpid()
         user_key = USER_EPOCH_KEY.format(user_id).encode()
         riding = riders.commands(user_id)  # later guards' reads of this request, in the same round trip
-        try:  # MGET global user, packed and read by hand (redis-py's client adds ~50 us of CPU per call)
+        try:  # MGET global user, packed by hand (redis-py's client adds ~50 us of CPU per call)
             conn.send_packed_command([_MGET_GLOBAL + b"$%d\r\n%s\r\n" % (len(user_key), user_key),
                                       *(packed for _name, packed in riding)])
             values, *ridden = redis_wire.read_replies(conn, 1 + len(riding))

@@ -1,12 +1,12 @@
-"""Commands packed and replies read by hand for the request path's one round trip (app/core/redis_wire.py):
-the same bytes as redis-py sends, the same values as redis-py reads, over RESP2 and RESP3 and through
-the fallback to redis-py's own parser."""
+"""Commands packed by hand for the request path's one round trip (app/core/redis_wire.py): the same bytes as
+redis-py sends; several replies read in step, error replies as values, over RESP2 and RESP3, with hiredis's
+parser (what production installs) and with redis-py's Python one."""
 
 from __future__ import annotations
 
 import pytest
 from redis import Redis
-from redis.connection import Connection
+from redis.connection import Connection, _HiredisParser, _RESP2Parser, _RESP3Parser
 from redis.exceptions import ResponseError
 
 from app.core import redis_wire
@@ -41,28 +41,32 @@ def exchange(conn, read) -> list:
     return comparable(read(conn))
 
 
+def test_hiredis_parses_the_replies():
+    """requirements.in installs hiredis for this round trip; redis-py picks it up by itself."""
+    assert type(Connection()._parser) is _HiredisParser
+
+
 @pytest.mark.parametrize("protocol", [2, 3])
-def test_replies_read_by_hand_are_redis_py_s(shared_redis_url, protocol):
-    client = Redis.from_url(shared_redis_url, protocol=protocol)
+@pytest.mark.parametrize("parser", ["hiredis", "python"])
+def test_replies_come_back_in_step_with_errors_as_values(shared_redis_url, protocol, parser):
+    parser_class = _HiredisParser if parser == "hiredis" else (_RESP3Parser if protocol == 3 else _RESP2Parser)
+    client = Redis.from_url(shared_redis_url, protocol=protocol, parser_class=parser_class)
     client.set("wire:a", "1")
     client.set("wire:big", BIG)
     client.delete("wire:n")
     conn = client.connection_pool.make_connection()
     conn.connect()
-    assert redis_wire._direct_socket(conn) is not None  # the reader's own path, not the fallback
-    by_hand = exchange(conn, lambda c: redis_wire.read_replies(c, len(COMMANDS)))
-    expected = exchange(conn, by_redis_py)
-    expected[3] = 1  # INCR ran twice
-    assert by_hand == expected
-    assert by_hand[0] == [b"1", None, BIG.encode()] and by_hand[2] == "error"
+    replies = exchange(conn, lambda c: redis_wire.read_replies(c, len(COMMANDS)))
+    assert replies == [[b"1", None, BIG.encode()], [1, None, b"x", [2, b"y"]], "error", 1, None, []]
+    again = exchange(conn, by_redis_py)  # the connection is still in step
+    assert again[3] == 2 and again[0] == replies[0]
     conn.disconnect()
 
 
-def test_an_in_process_fake_falls_back_to_redis_py_s_parser():
+def test_an_in_process_fake_reads_the_same():
     client = connect_redis("fakeredis://wire-test")
     client.set("wire:a", "1")
     client.set("wire:big", BIG)
     conn = client.connection_pool.make_connection()
-    assert redis_wire._direct_socket(conn) is None
     replies = exchange(conn, lambda c: redis_wire.read_replies(c, len(COMMANDS)))
     assert replies[0] == [b"1", None, BIG.encode()] and replies[2] == "error" and replies[3] == 1
