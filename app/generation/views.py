@@ -67,7 +67,7 @@ class JobOut(BaseModel):
     progress: float
     queue_position: int | None = Field(
         description="While queued: this job's place in the queue, 1-based (1 = it runs next; users take turns: "
-                    "README \"Generation\"). Shown to the user as 排队第 N 位，前面还有 N-1 人 (N-1 jobs ahead); null "
+                    "docs/generation.md). Shown to the user as 排队第 N 位，前面还有 N-1 人 (N-1 jobs ahead); null "
                     "once it runs or ends, or when unknown")
     estimated_wait_s: int | None = Field(description="Seconds until done, from the queue position, the number of "
                                                      "workers and recent job durations")
