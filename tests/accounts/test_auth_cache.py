@@ -10,13 +10,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from flask import Blueprint, Flask
 from flask_login import current_user
-from sqlalchemy import delete, event, inspect, select, update
+from sqlalchemy import delete, inspect, select, update
 
 from app.accounts import services, sessions
 from app.accounts.auth import login_required
@@ -27,6 +26,7 @@ from app.core.jobs import connect_redis, redis_connection
 from app.extensions import db
 from tests.accounts.helpers import Phone
 from tests.conftest import free_port, make_app
+from tests.sql import statements as counting_queries
 
 
 def make_worker(app: Flask, **overrides) -> Flask:
@@ -56,20 +56,6 @@ def cache_of(app: Flask) -> sessions.AuthCache:
     return app.extensions[sessions.EXTENSION]
 
 
-@contextmanager
-def counting_queries(app: Flask) -> Iterator[list[str]]:
-    with app.app_context():
-        engine = db.engine
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def out_of_band(app: Flask, stmt) -> None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.accounts import login_sql, services
 from app.accounts.models import Device, LoginSession, User, WechatIdentity
@@ -15,22 +14,7 @@ from app.core.db import utcnow
 from app.extensions import db
 from tests.accounts.helpers import Phone
 from tests.conftest import USES_POSTGRES, all_at_once
-
-
-@contextmanager
-def counted_statements(app):
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+from tests.sql import statements as counted_statements
 
 
 def test_a_returning_users_login_is_three_statements_on_postgresql_four_on_sqlite(phone, app, client,

@@ -10,38 +10,22 @@ account holds (its orders in the detail's "recent orders", the counts).
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.accounts.models import User, WechatIdentity
 from app.core.crypto import seal_text
 from app.core.db import utcnow
-from app.extensions import db
 from app.generation.models import GenerationJob
 from app.orders.models import Order
 from app.support.models import BODY_PURPOSE, SUBJECT_PURPOSE, Ticket, TicketMessage
+from tests.sql import statements
 
 FEW, MANY = 2, 15  # MANY stays within one page (DEFAULT_LIMIT 20)
 
 
-@contextlib.contextmanager
-def statements(app):
-    """The SQL statements sent to the database meanwhile."""
-    sent: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        sent.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def seed_buyers(dbx, count: int, *, orders_each: int = 1, tickets: bool = True) -> list[str]:

@@ -5,31 +5,15 @@ next_poll_after_s with a matching Retry-After."""
 import contextlib
 
 import pytest
-from sqlalchemy import delete, event, text, update
+from sqlalchemy import delete, text, update
 
 from app.core.jobs import redis_connection
 from app.extensions import db
 from app.generation import polling
 from app.generation.models import GenerationJob
 from tests.generation.conftest import run_generation_queue, start_job, upload_ids
+from tests.sql import statements
 from tests.uploads.test_limits import adult_uploader
-
-
-@contextlib.contextmanager
-def statements(app):
-    """The SQL statements sent to the database meanwhile."""
-    sent = []
-
-    def record(conn, cursor, statement, *args):
-        sent.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def poll(phone, job_id, etag=None):

@@ -16,7 +16,7 @@ from app.generation.models import GenerationJob
 from app.orders.models import Order
 from app.support.export import tickets_of
 from app.support.models import BODY_PURPOSE, SUBJECT_PURPOSE, Ticket, TicketMessage
-from tests.admin.test_statement_counts import statements
+from tests.sql import statements
 from tests.support.conftest import TICKETS, user_id
 
 FEW, MANY = 2, 15  # MANY stays within one page (DEFAULT_LIMIT 20)
