@@ -8,13 +8,7 @@ connections with the number of attempts, and the environment read once.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from time import sleep as pause  # the gateway's own: the tests record wechat's time.sleep instead
-from urllib.parse import parse_qs, urlsplit
 
 import fakeredis
 import pytest
@@ -23,61 +17,28 @@ import requests
 from app.core import wechat
 from app.core.wechat import MiniProgramClient, WeChatError, WeChatUnavailable
 from tests.conftest import free_port
+from tests.gateway import Answer, KeepAliveGateway
 
 SESSION = {"openid": "o-alice", "session_key": "c2Vzc2lvbi1rZXk="}
 
 
-class Gateway:
-    """A WeChat that keeps connections alive (as WeChat's does) and answers from a script: for each path a list
-    of ``(status, body, delay)``, the last one repeated; every request noted with the client's port."""
+class Gateway(KeepAliveGateway):
+    """A WeChat that answers from a script: for each path a list of ``(status, body, delay)``, the last one
+    repeated."""
 
     def __init__(self) -> None:
-        self.seen: list[dict] = []
+        super().__init__()
         self.script: dict[str, list[tuple[int, bytes, float]]] = {
             "/cgi-bin/stable_token": [(200, b'{"access_token": "TOKEN-1", "expires_in": 7200}', 0.0)],
         }
-        gateway = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                parts = urlsplit(self.path)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                gateway.seen.append({"method": self.command, "path": parts.path, "query": parse_qs(parts.query),
-                                     "body": body, "host": self.headers.get("Host"),
-                                     "port": self.client_address[1]})
-                answers = gateway.script.get(parts.path) or [(200, json.dumps(SESSION).encode(), 0.0)]
-                status, answer, delay = answers.pop(0) if len(answers) > 1 else answers[0]
-                pause(delay)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json" if answer.startswith(b"{") else "text/html")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            do_POST = do_GET  # noqa: N815 - http.server's names
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.handler = Handler
+    def respond(self, path: str) -> Answer:
+        answers = self.script.get(path) or [(200, json.dumps(SESSION).encode(), 0.0)]
+        status, answer, delay = answers.pop(0) if len(answers) > 1 else answers[0]
+        return status, {"Content-Type": "application/json" if answer.startswith(b"{") else "text/html"}, answer, delay
 
     def answer(self, path: str, *answers: tuple[int, bytes, float]) -> None:
         self.script[path] = list(answers)
-
-    @contextmanager
-    def serving(self) -> Iterator[str]:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler)
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_port}"
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
 
 
 @pytest.fixture(autouse=True)

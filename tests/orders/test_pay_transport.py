@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -17,55 +11,21 @@ import wechatpayv3.core
 from app.orders import pay_transport
 from app.orders.pay_transport import PayTransport, pool_for
 from tests.conftest import free_port
+from tests.gateway import Answer, KeepAliveGateway
 
 ANSWER = '{"prepay_id": "wx201410272009395522657a690389285100", "说明": "预支付"}'
 
 
-class Recorder:
-    """A gateway that keeps connections alive (as WeChat's does; werkzeug's test server closes each) and notes
-    every request with the client's port: the connection it came on."""
+class Recorder(KeepAliveGateway):
+    """WeChat Pay's gateway answering every request with a prepay id, after ``delay`` seconds."""
 
     def __init__(self, delay: float = 0.0) -> None:
-        self.seen: list[dict] = []
-        recorder = self
+        super().__init__()
+        self.delay = delay
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                recorder.seen.append({"method": self.command, "path": urlsplit(self.path).path, "body": body,
-                                      "host": self.headers.get("Host"), "port": self.client_address[1],
-                                      "content_type": self.headers.get("Content-Type"),
-                                      "authorization": self.headers.get("Authorization")})
-                time.sleep(delay)
-                answer = ANSWER.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.send_header("Wechatpay-Serial", "PUB_KEY_ID_0001")
-                self.end_headers()
-                self.wfile.write(answer)
-
-            do_POST = do_GET  # noqa: N815 - http.server's names
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.handler = Handler
-
-    @contextmanager
-    def serving(self) -> Iterator[str]:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler)
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_port}"
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+    def respond(self, path: str) -> Answer:
+        headers = {"Content-Type": "application/json", "Wechatpay-Serial": "PUB_KEY_ID_0001"}
+        return 200, headers, ANSWER.encode(), self.delay
 
 
 @pytest.fixture
