@@ -300,12 +300,14 @@ def unblock(user_id: int) -> None:
 
 
 def openid_of(user_id: int, *, appid: str | None = None) -> str | None:
-    """The user's WeChat openid, decrypted — the one place that opens it (subscribe messages, payments,
-    content checks). With ``appid``: the newest identity of that mini-program; else the first one."""
-    query = select(WechatIdentity).where(WechatIdentity.user_id == user_id)
-    query = (query.where(WechatIdentity.appid == appid).order_by(WechatIdentity.id.desc()) if appid
-             else query.order_by(WechatIdentity.id))
-    identity = db.session.scalar(query.limit(1))
+    """The user's WeChat openid in mini-program ``appid`` (default: this one, ``WECHAT_APPID``), decrypted — the
+    one place that opens it (subscribe messages, payments, content checks). WeChat's APIs take only an openid
+    of the appid that calls them: an account joined by unionid from another of our apps has one identity per
+    appid, and the newest of this appid's is used."""
+    appid = appid or current_app.config["WECHAT_APPID"]
+    identity = db.session.scalar(select(WechatIdentity).where(WechatIdentity.user_id == user_id,
+                                                              WechatIdentity.appid == appid)
+                                 .order_by(WechatIdentity.id.desc()).limit(1))
     return open_text(identity.openid_ciphertext, OPENID_PURPOSE) if identity is not None else None
 
 
@@ -351,7 +353,7 @@ def user_ids_for_public_ids(public_ids: list[str]) -> dict[str, int]:
 
 def subscribe_openid(user_id: int) -> str | None:
     """The user's openid for this mini-program, decrypted only for a subscribe message (None: no WeChat login)."""
-    return openid_of(user_id, appid=current_app.config["WECHAT_APPID"])
+    return openid_of(user_id)
 
 
 def phone_for_notice(user_id: int) -> str | None:
