@@ -18,7 +18,9 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -103,6 +105,32 @@ class InProcessSandbox:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.thread.join(timeout=5)
+
+    @contextmanager
+    def media_checks_held(self) -> Iterator[list]:
+        """Inside: ``media_check_async`` answers as usual, but WeChat's half (download the photo from the app,
+        push the verdict to it) waits in the list this yields; ``run_held`` does it later. So a benchmark can
+        time the upload request alone and, apart, the two requests WeChat's check sends the app per upload."""
+        from devkit.wechat_sandbox import miniprogram
+
+        held: list = []
+        started = miniprogram.start_media_check
+        miniprogram.start_media_check = lambda state, app, check: held.append((state, app, check))
+        try:
+            yield held
+        finally:
+            miniprogram.start_media_check = started
+
+    @staticmethod
+    def run_held(held: list) -> int:
+        """Run held media checks one after another in this thread (download + push each); how many ran."""
+        from devkit.wechat_sandbox.media_check import run_media_check
+
+        count = 0
+        while held:
+            run_media_check(*held.pop(0))
+            count += 1
+        return count
 
     def login_code(self, user: str) -> str:
         from devkit.wechat_sandbox.records import LOGIN_CODE
