@@ -3,7 +3,8 @@
 Command-line flags still win (``-w``, ``-b``). What this file adds is what a flag cannot say: the
 Prometheus multiprocess hooks (``PROMETHEUS_MULTIPROC_DIR`` must be set in gunicorn's environment, an
 empty directory of its own), so ``/metrics`` on any worker reports the sum of all of them. No
-``preload_app``: mediapipe cannot run in a process forked after it loaded its models.
+``preload_app``: mediapipe cannot run in a process forked after it loaded its models; instead each worker
+loads the upload's face detector as it starts (``post_worker_init``), not at its first upload.
 """
 
 import os
@@ -19,3 +20,12 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 graceful_timeout = 20
 accesslog = None  # the app logs each request itself (JSON, with the request id, without query strings)
+
+
+def post_worker_init(worker) -> None:
+    """Each worker, once its app is loaded: the face detector ready before the first upload needs it."""
+    config = getattr(worker.wsgi, "config", None)
+    if config is not None and config.get("FACE_CHECK_ENABLED"):
+        from app.uploads.faces import warm_up
+
+        warm_up()
