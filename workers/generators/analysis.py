@@ -221,7 +221,12 @@ def _face_region(rgb: np.ndarray, face: FaceBox) -> np.ndarray:
 
 
 def face_sharpness(rgb: np.ndarray, face: FaceBox) -> float:
-    grey = cv2.cvtColor(_face_region(rgb, face), cv2.COLOR_RGB2GRAY)
+    return region_sharpness(_face_region(rgb, face))
+
+
+def region_sharpness(region: np.ndarray) -> float:
+    """``face_sharpness`` of a face box already cut out (HxWx3 uint8 RGB)."""
+    grey = cv2.cvtColor(region, cv2.COLOR_RGB2GRAY)
     interp = cv2.INTER_AREA if min(grey.shape) > SHARPNESS_SIZE else cv2.INTER_LINEAR
     grey = cv2.resize(grey, (SHARPNESS_SIZE, SHARPNESS_SIZE), interpolation=interp).astype(np.float64)
     # contrast-normalised (grey levels rescaled to a standard deviation of 50) so that a dark but sharp photo is
@@ -233,7 +238,18 @@ def face_sharpness(rgb: np.ndarray, face: FaceBox) -> float:
 
 
 def face_brightness(rgb: np.ndarray, face: FaceBox) -> float:
-    return float(cv2.cvtColor(_face_region(rgb, face), cv2.COLOR_RGB2GRAY).mean())
+    return region_brightness(_face_region(rgb, face))
+
+
+def region_brightness(region: np.ndarray) -> float:
+    """``face_brightness`` of a face box already cut out (HxWx3 uint8 RGB)."""
+    return float(cv2.cvtColor(region, cv2.COLOR_RGB2GRAY).mean())
+
+
+def scale_faces(faces: tuple[FaceBox, ...], sx: float, sy: float) -> tuple[FaceBox, ...]:
+    """The boxes of faces found in a resized copy, in the pixels of the image it was resized from."""
+    return tuple(FaceBox(f.x * sx, f.y * sy, f.w * sx, f.h * sy, f.score,
+                         tuple((x * sx, y * sy) for x, y in f.keypoints)) for f in faces)
 
 
 def analyse_portrait(rgb: np.ndarray, *, with_landmarks: bool = True, with_mask: bool = True) -> PortraitAnalysis:
