@@ -23,8 +23,8 @@ $(STAMP): requirements-dev.lock requirements-nodeps.lock
 UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	--custom-compile-command 'make lock' $(LOCK_ARGS)
 lock: $(BIN)/uv
-	$(UV_COMPILE) requirements.in -o requirements.lock
-	$(UV_COMPILE) requirements-dev.in --constraints requirements.lock -o requirements-dev.lock
+	$(UV_COMPILE) requirements.in -o requirements.txt
+	$(UV_COMPILE) requirements-dev.in --constraints requirements.txt -o requirements-dev.lock
 	$(UV_COMPILE) --no-deps requirements-nodeps.in -o requirements-nodeps.lock
 
 $(BIN)/uv:  # the version requirements-dev.in pins (normally already installed from requirements-dev.lock)

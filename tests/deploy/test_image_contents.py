@@ -35,7 +35,7 @@ def test_the_image_holds_no_sandbox_demo_or_devstack_code():
             "deploy/entrypoint.sh", "static/admin/index.html"} <= set(files)  # the product is there
     assert [path for path in files if dev_only(path)] == []
     context = build_context()
-    assert {"requirements.lock", "requirements-nodeps.lock"} <= set(context)
+    assert {"requirements.txt", "requirements-nodeps.lock"} <= set(context)
     assert "requirements-dev.lock" not in context
 
 

@@ -28,7 +28,7 @@ def test_the_image_runs_the_entrypoint_as_a_non_root_user():
     assert dockerfile.count("\nFROM ") + dockerfile.startswith("FROM ") >= 2  # multi-stage
     assert "USER 10001:10001" in dockerfile
     assert 'ENTRYPOINT ["/usr/bin/tini", "--", "/srv/miaohua/deploy/entrypoint.sh"]' in dockerfile
-    assert "pip install --require-hashes -r requirements.lock" in dockerfile  # the hash-pinned runtime lock
+    assert "pip install --require-hashes -r requirements.txt" in dockerfile  # the hash-pinned runtime lock
     assert "pip install --no-deps --require-hashes -r requirements-nodeps.lock" in dockerfile
 
 

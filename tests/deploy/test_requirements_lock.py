@@ -1,6 +1,6 @@
 """The hash-pinned locks are up to date with the requirement files people edit (requirements*.in).
 
-`make lock` (uv pip compile --generate-hashes) writes requirements.lock (what the image installs),
+`make lock` (uv pip compile --generate-hashes) writes requirements.txt (what the image installs),
 requirements-dev.lock (what `make` installs: the runtime pins plus the development and test tools) and
 requirements-nodeps.lock (--no-deps). A pin added, changed or removed in a .in file without `make lock`
 fails here, without a network or a resolver: every package an input names is locked at the input's version,
@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCKS = {"requirements.lock": "requirements.in", "requirements-dev.lock": "requirements-dev.in",
+LOCKS = {"requirements.txt": "requirements.in", "requirements-dev.lock": "requirements-dev.in",
          "requirements-nodeps.lock": "requirements-nodeps.in"}
 
 
@@ -86,11 +86,11 @@ def test_every_package_locked_from_an_input_is_still_named_there(lock):
 
 
 def test_the_tests_run_on_the_versions_that_ship():
-    runtime, dev = read_lock("requirements.lock"), read_lock("requirements-dev.lock")
+    runtime, dev = read_lock("requirements.txt"), read_lock("requirements-dev.lock")
     differ = {package: (entry.version, dev[package].version if package in dev else None)
               for package, entry in runtime.items()
               if package not in dev or dev[package].version != entry.version}
-    assert differ == {}, "requirements-dev.lock must keep requirements.lock's versions: run `make lock`"
+    assert differ == {}, "requirements-dev.lock must keep requirements.txt's versions: run `make lock`"
 
 
 def test_the_nodeps_lock_holds_only_its_input():
@@ -106,11 +106,11 @@ def test_a_stale_lock_is_caught(tmp_path, monkeypatch):
     runtime_in = tmp_path / "requirements.in"
     runtime_in.write_text(runtime_in.read_text().replace("flask==3.1.3", "flask==3.1.2"))
     with pytest.raises(AssertionError, match=r"flask: requirements\.in pins 3\.1\.2"):
-        test_every_input_is_locked_at_its_pinned_version("requirements.lock")
+        test_every_input_is_locked_at_its_pinned_version("requirements.txt")
     runtime_in.write_text(runtime_in.read_text().replace("flask==3.1.2", "flask==3.1.3")
                           .replace("pyotp==2.12.1\n", ""))
     with pytest.raises(AssertionError, match=r"locks pyotp for requirements\.in"):
-        test_every_package_locked_from_an_input_is_still_named_there("requirements.lock")
+        test_every_package_locked_from_an_input_is_still_named_there("requirements.txt")
     dev_in = tmp_path / "requirements-dev.in"
     dev_in.write_text(dev_in.read_text() + "miaohua-not-locked==1.0\n")
     with pytest.raises(AssertionError, match=r"miaohua-not-locked \(requirements-dev\.in\) is not in"):

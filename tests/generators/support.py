@@ -25,7 +25,7 @@ def skip_unless_importable(modules: tuple[str, ...], what: str, hint: str, *, mo
 def require_models() -> None:
     """Skip the calling test module unless the model stack imports."""
     skip_unless_importable(MODEL_MODULES, "generation model stack",
-                           "install requirements.lock and, with --no-deps, requirements-nodeps.lock (make test does)",
+                           "install requirements.txt and, with --no-deps, requirements-nodeps.lock (make test does)",
                            module_level=True)
 
 
