@@ -50,13 +50,20 @@ def make_app(**overrides) -> Flask:
 @contextmanager
 def serve_in_thread(wsgi_app) -> Iterator[str]:
     """Serve a WSGI app on a loopback port for the duration; yields its base URL."""
-    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    with run_server(make_server("127.0.0.1", 0, wsgi_app, threaded=True)) as base_url:
+        yield base_url
+
+
+@contextmanager
+def run_server(server) -> Iterator[str]:
+    """Run a ``socketserver`` server bound to a loopback port in a thread for the duration; yields its base URL."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
+        server.server_close()
         thread.join(timeout=5)
 
 

@@ -5,12 +5,13 @@ the connection it came on."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from time import sleep as pause  # bound now: tests may replace time.sleep to record the client's back-off
 from urllib.parse import parse_qs, urlsplit
+
+from tests.conftest import run_server
 
 Answer = tuple[int, dict[str, str], bytes, float]  # status, headers, body, seconds to wait before answering
 
@@ -54,11 +55,5 @@ class KeepAliveGateway:
     def serving(self) -> Iterator[str]:
         server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler)
         server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_port}"
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+        with run_server(server) as base_url:
+            yield base_url
