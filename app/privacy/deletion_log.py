@@ -247,7 +247,7 @@ def _pk_value(table: Table, value: str) -> Any:
     pk = next(iter(table.primary_key.columns))
     try:
         python_type = pk.type.python_type
-    except NotImplementedError:
+    except NotImplementedError:  # SQLAlchemy's answer for a column type with no Python type: keep the text
         return value
     return int(value) if python_type is int else value
 

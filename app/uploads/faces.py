@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PIL import Image
 
 from app.uploads.images import ImageRejected
+
+if TYPE_CHECKING:  # mediapipe is imported on first use, not with the web app
+    from workers.generators.analysis import PortraitAnalysis
 
 
 def warm_up() -> None:
@@ -38,8 +43,9 @@ def check_face(image: Image.Image) -> None:
         raise ImageRejected(problems[0])
 
 
-def analyse(rgb: Image.Image):
-    """What ``check_quality`` reads (a ``PortraitAnalysis`` without landmarks or mask), for an RGB image."""
+def analyse(rgb: Image.Image) -> PortraitAnalysis:
+    """What ``check_quality`` reads, for an RGB image: a ``PortraitAnalysis`` without landmarks and with an empty
+    mask (0×0)."""
     from workers.generators.analysis import (
         PortraitAnalysis,
         detect_faces,
