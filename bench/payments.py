@@ -417,7 +417,7 @@ def verify_parts(notifications: list[Notification], blocks: int = 15, per_block:
 
     m = merchant()
     n = notifications[0]
-    key = _verification_keys(m)[n.headers["Wechatpay-Serial"]]
+    key, _until = _verification_keys(m)[n.headers["Wechatpay-Serial"]]
     message = (n.headers["Wechatpay-Timestamp"].encode() + b"\n" + n.headers["Wechatpay-Nonce"].encode() + b"\n"
                + n.body + b"\n")
     signature = base64.b64decode(n.headers["Wechatpay-Signature"])
