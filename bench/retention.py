@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from bench.services import bench_redis
+
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/miaohua_bench_retention"
 USERS = 1000
 
@@ -80,9 +82,12 @@ class PeakSampler:
         self.peak = max(self.peak, current_rss_kib())
 
 
-def build_app(url: str):
-    os.environ.update(MIAOHUA_ENV="development", DATABASE_URL=url, LOG_LEVEL="WARNING",
-                      MIAOHUA_INSTANCE_DIR=tempfile.mkdtemp(prefix="miaohua-bench-retention-"))
+def build_app(url: str, redis_url: str, instance_dir: Path):
+    # A real Redis: each batch's commit queues the deletion log's copy (app.privacy.deletion_log_copy), as in
+    # production. Without one, the development default (make run's embedded queue, not running here) refused
+    # every enqueue and logged a traceback per batch into the timed sweep.
+    os.environ.update(MIAOHUA_ENV="development", DATABASE_URL=url, LOG_LEVEL="WARNING", REDIS_URL=redis_url,
+                      MIAOHUA_INSTANCE_DIR=str(instance_dir))
     from app import create_app
     from app.extensions import db
 
@@ -163,9 +168,15 @@ def main(argv: list[str] | None = None) -> int:
     if not url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
         raise SystemExit("BENCH_DATABASE_URL must be a PostgreSQL URL")
     recreate_database(url)
+    tmp = Path(tempfile.mkdtemp(prefix="miaohua-bench-retention-"))
+    with bench_redis(tmp) as (redis_url, _):
+        return _run(args, url, redis_url, tmp)
+
+
+def _run(args: argparse.Namespace, url: str, redis_url: str, tmp: Path) -> int:
     app = None
     try:
-        app = build_app(url)
+        app = build_app(url, redis_url, tmp)
         results = []
         for batch in (int(size) for size in args.batch_sizes.split(",")):
             for rows in (args.small, args.rows):
