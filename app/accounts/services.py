@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts import login_sql, phones, risk, sessions, sms
@@ -299,16 +299,22 @@ def unblock(user_id: int) -> None:
     unblock_user(db.session.get(User, user_id))
 
 
+# One column, a statement built once (it runs on the order and upload hot paths, issue #20).
+_identities = WechatIdentity.__table__
+_OPENID_IN_APP = (select(_identities.c.openid_ciphertext)
+                  .where(_identities.c.user_id == bindparam("user_id"), _identities.c.appid == bindparam("appid"))
+                  .order_by(_identities.c.id.desc()).limit(1))
+
+
 def openid_of(user_id: int, *, appid: str | None = None) -> str | None:
     """The user's WeChat openid in mini-program ``appid`` (default: this one, ``WECHAT_APPID``), decrypted — the
     one place that opens it (subscribe messages, payments, content checks). WeChat's APIs take only an openid
     of the appid that calls them: an account joined by unionid from another of our apps has one identity per
-    appid, and the newest of this appid's is used."""
-    appid = appid or current_app.config["WECHAT_APPID"]
-    identity = db.session.scalar(select(WechatIdentity).where(WechatIdentity.user_id == user_id,
-                                                              WechatIdentity.appid == appid)
-                                 .order_by(WechatIdentity.id.desc()).limit(1))
-    return open_text(identity.openid_ciphertext, OPENID_PURPOSE) if identity is not None else None
+    appid, and the newest of this appid's is used. None: an account made by SMS login, or one that only
+    logged in from another of our apps."""
+    ciphertext = db.session.connection().execute(
+        _OPENID_IN_APP, {"user_id": user_id, "appid": appid or current_app.config["WECHAT_APPID"]}).scalar()
+    return open_text(ciphertext, OPENID_PURPOSE) if ciphertext is not None else None
 
 
 def public_id_of(user_id: int) -> str:

@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import insert, select
 from sqlalchemy.orm import make_transient_to_detached
 
-from app.accounts.openids import openid_here
+from app.accounts.services import openid_of
 from app.core import idempotency
 from app.core.crypto import lookup_hash
 from app.core.db import utcnow
@@ -68,7 +68,7 @@ def transition(order: Order, to_status: str, cause: str) -> None:
 
 
 def payer_openid(user_id: int) -> str:
-    openid = openid_here(user_id)
+    openid = openid_of(user_id)
     if openid is None:
         raise InvalidOrder("Pay from the mini-program (a WeChat login is needed).", code="wechat_login_required")
     return openid
