@@ -107,3 +107,18 @@ def test_overload_holds_the_peak_only_with_90_percent_at_the_last_step_and_p99_3
     assert row.verdict == "FAIL"  # held, but the peak itself was too slow
     [row] = overload_rows([step(2, 500), step(64, 990, errors=Counter({"status 503": 1}))])
     assert row.verdict == "FAIL" and "errors" in row.note
+
+
+def test_the_p99_at_the_peak_is_read_where_the_server_saturates_not_at_the_most_queued_step():
+    # A flat plateau from c=4 on: the best rate happens to be the last step, whose latency is queueing.
+    plateau = [step(2, 2040, p99=55), step(4, 2180, p99=57), step(8, 2000, p99=82), step(64, 2370, p99=357)]
+    [row] = overload_rows(plateau)
+    assert row.verdict == "PASS" and row.ratio == "100%" and "reached at c=2, p99 55 ms" in row.baseline
+    # Still growing at the last step: the peak is that step, and its p99 counts.
+    [row] = overload_rows([step(2, 500, p99=100), step(16, 1000, p99=200), step(64, 1900, p99=400)])
+    assert row.verdict == "FAIL" and "reached at c=64, p99 400 ms" in row.baseline
+    # Saturated early but slow there: fails although the rate holds.
+    [row] = overload_rows([step(2, 500, p99=320), step(4, 510, p99=600), step(64, 505, p99=900)])
+    assert row.verdict == "FAIL"
+
+
