@@ -12,7 +12,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import joinedload
 
 from app.accounts.services import get_user, lock_user
 from app.core import objects, ratelimit
@@ -117,6 +118,20 @@ def get_own(user: User, public_id: str) -> Upload:
     if upload is None:
         raise NotFound("No such upload.", code="upload_not_found")
     return upload
+
+
+# The upload WeChat's content check downloads, and its stored photo, in one statement built once (it runs
+# once per upload, issue #20).
+_UNDER_REVIEW = (select(Upload).options(joinedload(Upload.stored_object))
+                 .where(Upload.public_id == bindparam("public_id"), Upload.status == UploadStatus.PENDING_REVIEW))
+
+
+def photo_under_review(public_id: str) -> bytes:
+    """The photo of an upload WeChat is still reviewing (decrypted, for its download); NotFound for any other."""
+    upload = db.session.scalars(_UNDER_REVIEW, {"public_id": public_id}).one_or_none()
+    if upload is None or upload.stored_object is None:
+        raise NotFound()
+    return objects.read(upload.stored_object)
 
 
 def list_own(user: User, page: PageQuery) -> tuple[list[Upload], str | None]:

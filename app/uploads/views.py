@@ -14,12 +14,12 @@ from app.accounts.auth import phone_required
 from app.consent.guards import requires_consent
 from app.consent.purposes import FACE_PROCESSING
 from app.core.api import API_PREFIX, endpoint
-from app.core.errors import BadRequest, NotFound, QueueUnavailable, StorageFull, StorageUnavailable
+from app.core.errors import BadRequest, QueueUnavailable, StorageFull, StorageUnavailable
 from app.core.pagination import InvalidCursor, PageOut, PageQuery
 from app.extensions import db
 
 from . import content_check, services
-from .models import Upload, UploadStatus
+from .models import Upload
 
 bp = Blueprint("uploads", __name__, url_prefix=API_PREFIX)
 wechat_push_bp = Blueprint("wechat_push", __name__, url_prefix=API_PREFIX)
@@ -123,14 +123,8 @@ def delete_upload(upload_id: str):
           description="Signed, expires after MEDIA_URL_TTL_S, answers only while the upload is pending_review.")
 def media_for_review(token: str):
     """The photo, for WeChat's content check only: signed, short-lived, only while under review."""
-    public_id = content_check.upload_for_media_token(token)
-    upload = db.session.query(Upload).filter_by(public_id=public_id).one_or_none()
-    if upload is None or upload.status != UploadStatus.PENDING_REVIEW or upload.stored_object is None:
-        raise NotFound()
-    from app.core import objects
-
-    return Response(objects.read(upload.stored_object), mimetype="image/jpeg",
-                    headers={"Cache-Control": "no-store"})
+    photo = services.photo_under_review(content_check.upload_for_media_token(token))
+    return Response(photo, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @wechat_push_bp.route("/wechat/push", methods=["GET", "POST"])
