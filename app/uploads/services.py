@@ -158,19 +158,36 @@ def delete_all_of_user(user_id: int, reason: str) -> int:
     return len(uploads)
 
 
-def apply_verdict(trace_id: str, suggest: str) -> Upload | None:
-    """WeChat's content check answered: keep (pass) or delete (risky/review) the photo."""
-    upload = db.session.scalar(select(Upload).where(Upload.review_trace_id == trace_id).with_for_update())
-    if upload is None or upload.status != UploadStatus.PENDING_REVIEW:
-        return upload  # unknown or already decided: pushes may repeat
-    upload.reviewed_at = utcnow()
+# A passing verdict, the common answer: one statement built once (it runs once per upload, issue #20).
+_uploads = Upload.__table__
+_PASS_PENDING = (_uploads.update()
+                 .where(_uploads.c.review_trace_id == bindparam("trace_id_"),
+                        _uploads.c.status == UploadStatus.PENDING_REVIEW.value)
+                 .values(status=UploadStatus.READY.value, reviewed_at=bindparam("reviewed_at_"))
+                 .returning(_uploads.c.id))
+
+
+def apply_verdict(trace_id: str, suggest: str) -> bool:
+    """WeChat's content check answered: keep (pass) or delete (risky/review) the photo. False: no upload has
+    this trace id (yet: the verdict may outrun the commit of the upload's trace id)."""
     if suggest == "pass":
+        passed = db.session.connection().execute(_PASS_PENDING, {"trace_id_": trace_id, "reviewed_at_": utcnow()})
+        if passed.first() is not None:
+            db.session.commit()
+            return True
+    upload = db.session.scalar(select(Upload).where(Upload.review_trace_id == trace_id).with_for_update())
+    if upload is None:
+        return False
+    if upload.status != UploadStatus.PENDING_REVIEW:
+        return True  # already decided: pushes may repeat
+    upload.reviewed_at = utcnow()
+    if suggest == "pass":  # its trace id was committed between the two statements
         upload.status = UploadStatus.READY
     else:
         upload.rejection_reason = f"content_{suggest}"
         delete(upload, f"content_check_{suggest}", status=UploadStatus.REJECTED)
     db.session.commit()
-    return upload
+    return True
 
 
 def sweep(now=None) -> dict[str, int]:

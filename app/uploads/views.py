@@ -140,6 +140,6 @@ def wechat_push():
     event = content_check.decrypt_push(request.args, request.get_data())
     if event.get("Event") == "wxa_media_check" and event.get("trace_id"):
         suggest = (event.get("result") or {}).get("suggest", "review")
-        if services.apply_verdict(event["trace_id"], suggest) is None:
+        if not services.apply_verdict(event["trace_id"], suggest):
             raise content_check.VerdictBeforeTraceId()
     return Response("success", mimetype="text/plain")

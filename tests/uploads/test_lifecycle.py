@@ -78,6 +78,23 @@ def test_a_verdict_that_outruns_the_trace_id_commit_is_pushed_again_not_lost(upl
     assert "content_check_not_ready" in check["push_attempts"][0]["body"]
 
 
+def test_a_verdict_applies_once_and_repeated_or_unknown_pushes_change_nothing(uploader, app, sample_jpeg, dbx):
+    """WeChat pushes again until it hears "success": a second or contradicting push must not undo the first."""
+    upload_id = post_photo(uploader, sample_jpeg).get_json()["data"]["id"]
+    dbx.execute(update(Upload).where(Upload.public_id == upload_id).values(review_trace_id="trace-once"))
+    with app.app_context():
+        assert services.apply_verdict("trace-unknown", "pass") is False  # the view answers 503: pushed again
+        assert services.apply_verdict("trace-once", "pass") is True
+    first = dbx.one(select(Upload).where(Upload.public_id == upload_id))
+    assert first.status == "ready" and first.reviewed_at is not None
+    with app.app_context():
+        assert services.apply_verdict("trace-once", "pass") is True
+        assert services.apply_verdict("trace-once", "risky") is True  # already decided: not deleted now
+    again = dbx.one(select(Upload).where(Upload.public_id == upload_id))
+    assert (again.status, again.reviewed_at, again.deleted_at) == ("ready", first.reviewed_at, None)
+    assert dbx.one(select(StoredObject)).wrapped_key is not None
+
+
 def test_forged_or_garbled_pushes_are_refused(client, reviewed):
     forged = client.post("/api/v1/wechat/push?signature=x&timestamp=1&nonce=2&msg_signature=y",
                          json={"ToUserName": "gh", "Encrypt": "AAAA"})
