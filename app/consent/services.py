@@ -71,6 +71,20 @@ def latest_records(user_id: int) -> dict[str, ConsentRecord]:
     return latest
 
 
+# The purposes whose latest record is "given": one statement built once, bounded by the number of purposes
+# however long the user's history (the guard on uploads and jobs, issue #20).
+_records = ConsentRecord.__table__
+_GIVEN_PURPOSES = select(_records.c.purpose).where(
+    _records.c.id.in_(select(func.max(_records.c.id)).where(_records.c.user_id == bindparam("user_id"))
+                      .group_by(_records.c.purpose)),
+    _records.c.action == GIVEN)
+
+
+def given_purposes(user_id: int) -> set[str]:
+    """The purposes the user has consented to now (their latest record for each is "given")."""
+    return set(db.session.connection().execute(_GIVEN_PURPOSES, {"user_id": user_id}).scalars())
+
+
 def purpose_states(user_id: int) -> dict[str, PurposeState]:
     latest = latest_records(user_id)
     states = {}
@@ -287,8 +301,8 @@ def check_policy_accepted(user: User) -> ServiceStanding:
 
 
 def check_purposes(user: User, purposes: tuple[str, ...]) -> None:
-    states = purpose_states(user.id)
-    missing = [p for p in purposes if not states[p].given]
+    given = given_purposes(user.id)
+    missing = [p for p in purposes if p not in given]
     if missing:
         raise ConsentRequired(details={"missing": missing, "policy_version": policy.current().id})
     if FACE_PROCESSING in purposes:

@@ -59,9 +59,9 @@ def require_avatar_storage_consent(user: User) -> None:
 
 def avatar_storage_consented(user_id: int) -> bool:
     from app.consent.purposes import AVATAR_STORAGE
-    from app.consent.services import purpose_states
+    from app.consent.services import given_purposes
 
-    return purpose_states(user_id)[AVATAR_STORAGE].given
+    return AVATAR_STORAGE in given_purposes(user_id)
 
 
 def catalogue():

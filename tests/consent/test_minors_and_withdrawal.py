@@ -39,6 +39,19 @@ def test_withdrawing_face_processing_stops_uploads_and_orders_face_data_deleted(
     assert upload(user).get_json()["error"]["code"] == "consent_required"
 
 
+def test_the_latest_record_of_each_purpose_decides_through_a_long_history(user, guarded_app):
+    user.accept("face_processing")
+    user.call("POST", "/api/v1/me/age", json={"adult_confirmed": True})
+    for _ in range(3):  # given, withdrawn, given again...: only the latest of each purpose counts
+        assert user.call("DELETE", "/api/v1/me/consents/face_processing").status_code == 204
+        assert upload(user).get_json()["error"]["code"] == "consent_required"
+        user.accept("face_processing")
+        assert upload(user).status_code == 200
+    user.accept("avatar_storage")  # another purpose's records change nothing for this one
+    assert user.call("DELETE", "/api/v1/me/consents/avatar_storage").status_code == 204
+    assert upload(user).status_code == 200
+
+
 def test_withdrawing_avatar_storage_reaches_every_registered_domain(user):
     user.accept("avatar_storage")
     with withdrawals() as withdrawn:
