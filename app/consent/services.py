@@ -63,25 +63,21 @@ class PurposeState:
     at: datetime | None
 
 
-def latest_records(user_id: int) -> dict[str, ConsentRecord]:
-    latest: dict[str, ConsentRecord] = {}
-    for record in db.session.scalars(select(ConsentRecord).where(ConsentRecord.user_id == user_id)
-                                     .order_by(ConsentRecord.id)):
-        latest[record.purpose] = record
-    return latest
-
-
-# The purposes whose latest record is "given": one statement built once, bounded by the number of purposes
-# however long the user's history (the guard on uploads and jobs, issue #20).
+# The newest record of each purpose of one user: bounded by the number of purposes however long the history
+# grows (every give and withdraw adds a record). Built once: the guard on uploads and jobs runs it (issue #20).
 _records = ConsentRecord.__table__
-_GIVEN_PURPOSES = select(_records.c.purpose).where(
-    _records.c.id.in_(select(func.max(_records.c.id)).where(_records.c.user_id == bindparam("user_id"))
-                      .group_by(_records.c.purpose)),
-    _records.c.action == GIVEN)
+_LATEST_IDS = (select(func.max(_records.c.id)).where(_records.c.user_id == bindparam("user_id"))
+               .group_by(_records.c.purpose))
+_LATEST_RECORDS = select(ConsentRecord).where(ConsentRecord.id.in_(_LATEST_IDS))
+_GIVEN_PURPOSES = select(_records.c.purpose).where(_records.c.id.in_(_LATEST_IDS), _records.c.action == GIVEN)
+
+
+def latest_records(user_id: int) -> dict[str, ConsentRecord]:
+    return {record.purpose: record for record in db.session.scalars(_LATEST_RECORDS, {"user_id": user_id})}
 
 
 def given_purposes(user_id: int) -> set[str]:
-    """The purposes the user has consented to now (their latest record for each is "given")."""
+    """The purposes the user has consented to now (their latest record for each is "given"); no ORM objects."""
     return set(db.session.connection().execute(_GIVEN_PURPOSES, {"user_id": user_id}).scalars())
 
 
