@@ -59,11 +59,12 @@ _CLAIM = (text("INSERT INTO processed_notifications (id, event_type, received_at
           .bindparams(bindparam("id", type_=String()), bindparam("event_type", type_=String()),
                       bindparam("received_at", type_=UTCDateTime())))
 
-# The catalogue, as arrays for the statement below: the entitlement row a paid order grants
-# (``services.entitlement_values``).
-_CATALOGUE = {"product_ids": [p.id for p in PRODUCTS.values()], "grants": [p.grants for p in PRODUCTS.values()],
-              "credit_kinds": [p.credit_kind for p in PRODUCTS.values()],
-              "credits": [p.credits for p in PRODUCTS.values()]}
+# The catalogue, as arrays for the statement below: the entitlement row each product grants, from the one
+# place that says it (``services.entitlement_values``).
+_GRANTS = {product_id: services.entitlement_values(0, None, product_id, None) for product_id in PRODUCTS}
+_CATALOGUE = {"product_ids": list(_GRANTS), "grants": [g["kind"] for g in _GRANTS.values()],
+              "credit_kinds": [g["credit_kind"] for g in _GRANTS.values()],
+              "credits": [g["credits_total"] for g in _GRANTS.values()]}
 
 # PostgreSQL: the claim, the guarded UPDATE, the entitlement and both events in one statement. Every part sees
 # the claim's RETURNING: a duplicate (the claim found the row) changes nothing. An order whose product is no
