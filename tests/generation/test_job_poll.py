@@ -180,6 +180,8 @@ def cached_poll(phone, job_id, app) -> str:
         assert poll(phone, job_id, etag).status_code == 304
         assert poll(phone, job_id).status_code == 200
     assert sent == [] and len(trips) == 2, trips  # auth epochs + consent standing + the answer: one each
+    # ... and each round trip one write: redis-py sends a list of buffers with one system call per buffer
+    assert all(isinstance(command, bytes) or len(command) == 1 for command in trips), trips
     return etag
 
 
