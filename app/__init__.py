@@ -77,6 +77,11 @@ def register_extensions(app: Flask) -> None:
     from app.extensions import db, login_manager, migrate
 
     db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        from app.core.db_pool import ping_when_idle
+
+        with app.app_context():
+            ping_when_idle(db.engine, app.config["DATABASE_PING_AFTER_IDLE_S"])
     from app.core import i18n  # zh_CN first, English on Accept-Language (docs/i18n.md)
 
     i18n.init_app(app)

@@ -168,8 +168,7 @@ class BaseConfig:
     def _engine_options(url: str, settings: Settings | None = None) -> dict[str, Any]:
         if url.startswith("postgresql"):
             settings = settings or read_settings()
-            return {
-                "pool_pre_ping": True,
+            return {  # no pool_pre_ping: connections are pinged only after sitting idle (app/core/db_pool.py)
                 "pool_size": settings.DATABASE_POOL_SIZE,
                 "max_overflow": settings.DATABASE_MAX_OVERFLOW,
                 "connect_args": {"connect_timeout": settings.DATABASE_CONNECT_TIMEOUT},

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     DATABASE_MAX_OVERFLOW: Seconds = setting(5, "Extra PostgreSQL connections per process under load",
                                              group="database")
     DATABASE_CONNECT_TIMEOUT: Positive = setting(3, "Seconds to wait for PostgreSQL to accept", group="database")
+    DATABASE_PING_AFTER_IDLE_S: Annotated[float, Field(ge=0)] = setting(
+        0.5, "Seconds a pooled PostgreSQL connection may sit idle and still be used without a ping (0: always ping)",
+        group="database")
     REDIS_URL: str | None = setting(None, "Redis of the queues and shared caches (`redis://`, `rediss://`)",
                                     group="database", required=True,
                                     derived="the embedded queue server of `make run`",

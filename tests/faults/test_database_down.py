@@ -4,7 +4,8 @@ What the user sees: ``503 database_unavailable`` as JSON on every API call, neve
 500; ``/readyz`` turns red (so the load balancer stops sending traffic) while ``/healthz`` stays
 green (the process is fine: no restart loop). Nothing is half-done: a change refused during the
 outage is not applied, a photo stored just before the database went away is removed again. When
-PostgreSQL is back the app recovers by itself (the pool's pre-ping replaces dead connections).
+PostgreSQL is back the app recovers by itself (a pooled connection idle past DATABASE_PING_AFTER_IDLE_S
+is pinged before use and replaced when dead: app/core/db_pool.py).
 """
 
 from __future__ import annotations
