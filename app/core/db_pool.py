@@ -1,9 +1,9 @@
 """PostgreSQL pool health: a connection is pinged before use only when it sat idle, not on every checkout.
 
 SQLAlchemy's ``pool_pre_ping`` sends ``SELECT 1`` each time a request takes a connection from the pool: a
-round trip to the server on every request that touches the database (~45 us of client CPU measured here,
-more than the notification's own work in some requests). Most of those connections were handed back a few
-milliseconds earlier by the previous request and are as alive as they were then.
+round trip to the server on every request that touches the database (40-50 us of client CPU per checkout,
+measured in-process; docs/performance.md). Most of those connections were handed back a few milliseconds
+earlier by the previous request and are as alive as they were then.
 
 So, as HikariCP does by default (``aliveBypassWindowMs``, 500 ms): a connection checked in less than
 ``DATABASE_PING_AFTER_IDLE_S`` seconds ago is used as it is; an older one is pinged first, and one that
