@@ -59,9 +59,9 @@ _CLAIM = (text("INSERT INTO processed_notifications (id, event_type, received_at
           .bindparams(bindparam("id", type_=String()), bindparam("event_type", type_=String()),
                       bindparam("received_at", type_=UTCDateTime())))
 
-# The catalogue, as arrays for the statement below: the entitlement row each product grants, from the one
-# place that says it (``services.entitlement_values``).
-_GRANTS = {product_id: services.entitlement_values(0, None, product_id, None) for product_id in PRODUCTS}
+# The catalogue, as arrays for the statement below: what each product grants, from the one place that says it
+# (``services.product_grant``, which ``services.entitlement_values`` uses too).
+_GRANTS = {product_id: services.product_grant(product_id) for product_id in PRODUCTS}
 _CATALOGUE = {"product_ids": list(_GRANTS), "grants": [g["kind"] for g in _GRANTS.values()],
               "credit_kinds": [g["credit_kind"] for g in _GRANTS.values()],
               "credits": [g["credits_total"] for g in _GRANTS.values()]}

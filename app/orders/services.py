@@ -237,11 +237,15 @@ def apply_paid_transaction(transaction: dict, cause: str) -> Order:
     return order
 
 
+def product_grant(product_id: str) -> dict:
+    """What a product grants once paid: the entitlement's kind and its credits (the one place that says it)."""
+    product = PRODUCTS[product_id]
+    return {"kind": product.grants, "credit_kind": product.credit_kind, "credits_total": product.credits}
+
+
 def entitlement_values(order_id: int, user_id: int | None, product_id: str, subject_id: str | None) -> dict:
     """The entitlement row a paid order grants: exactly what its product sells."""
-    product = PRODUCTS[product_id]
-    return {"user_id": user_id, "order_id": order_id, "kind": product.grants, "subject_id": subject_id,
-            "credit_kind": product.credit_kind, "credits_total": product.credits}
+    return {"user_id": user_id, "order_id": order_id, "subject_id": subject_id, **product_grant(product_id)}
 
 
 def fulfil(order: Order) -> None:
