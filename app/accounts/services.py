@@ -326,10 +326,15 @@ def get_user(user_id: int) -> User | None:
     return db.session.get(User, user_id)
 
 
+# Built once, sent on the session's connection without the ORM's execution path (it runs on every upload, issue #20).
+_users = User.__table__
+_LOCK_USER = select(_users.c.id).where(_users.c.id == bindparam("user_id")).with_for_update()
+
+
 def lock_user(user_id: int) -> None:
     """Serialise one user's concurrent requests on PostgreSQL (the user row is the lock; SQLite serialises
     writers anyway)."""
-    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    db.session.connection().execute(_LOCK_USER, {"user_id": user_id})
 
 
 def public_ids_of(user_ids) -> dict[int, str]:
