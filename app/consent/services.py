@@ -70,6 +70,15 @@ _LATEST_IDS = (select(func.max(_records.c.id)).where(_records.c.user_id == bindp
                .group_by(_records.c.purpose))
 _LATEST_RECORDS = select(ConsentRecord).where(ConsentRecord.id.in_(_LATEST_IDS))
 _GIVEN_PURPOSES = select(_records.c.purpose).where(_records.c.id.in_(_LATEST_IDS), _records.c.action == GIVEN)
+# The same, each row with the user's latest age declaration (NULLs: none), for the face-processing guard: one
+# statement where it was two (issue #20: the upload's SQL). No row at all: no purpose given.
+_ages = AgeDeclaration.__table__
+_LATEST_AGE_ID = (select(_ages.c.id).where(_ages.c.user_id == bindparam("user_id")).order_by(_ages.c.id.desc())
+                  .limit(1).scalar_subquery())
+_GIVEN_PURPOSES_AND_AGE = (select(_records.c.purpose, _ages.c.id.label("age_id"), _ages.c.birth_year,
+                                  _ages.c.adult_confirmed)
+                           .select_from(_records).outerjoin(_ages, _ages.c.id == _LATEST_AGE_ID)
+                           .where(_records.c.id.in_(_LATEST_IDS), _records.c.action == GIVEN))
 
 
 def latest_records(user_id: int) -> dict[str, ConsentRecord]:
@@ -297,21 +306,25 @@ def check_policy_accepted(user: User) -> ServiceStanding:
 
 
 def check_purposes(user: User, purposes: tuple[str, ...]) -> None:
-    given = given_purposes(user.id)
+    declaration = None  # the latest age declaration (birth_year, adult_confirmed), read with the purposes
+    if FACE_PROCESSING in purposes or AVATAR_STORAGE in purposes:
+        rows = db.session.connection().execute(_GIVEN_PURPOSES_AND_AGE, {"user_id": user.id}).all()
+        given = {row.purpose for row in rows}
+        declaration = rows[0] if rows and rows[0].age_id is not None else None
+    else:
+        given = given_purposes(user.id)
     missing = [p for p in purposes if p not in given]
     if missing:
         raise ConsentRequired(details={"missing": missing, "policy_version": policy.current().id})
     if FACE_PROCESSING in purposes:
-        declaration = latest_age(user.id)
         if declaration is None:
             raise AgeDeclarationRequired()
         if is_minor(declaration):
             guardian = active_guardian_consent(user.id)
             if guardian is None or FACE_PROCESSING not in guardian.purposes:
                 raise GuardianConsentRequired()
-    if AVATAR_STORAGE in purposes:  # a minor's avatar is kept only if the guardian agreed to that too
-        declaration = latest_age(user.id)
-        if declaration is not None and is_minor(declaration):
-            guardian = active_guardian_consent(user.id)
-            if guardian is None or AVATAR_STORAGE not in guardian.purposes:
-                raise GuardianConsentRequired()
+    # a minor's avatar is kept only if the guardian agreed to that too
+    if AVATAR_STORAGE in purposes and declaration is not None and is_minor(declaration):
+        guardian = active_guardian_consent(user.id)
+        if guardian is None or AVATAR_STORAGE not in guardian.purposes:
+            raise GuardianConsentRequired()
