@@ -62,8 +62,9 @@ def ingest(user: User, data: bytes, declaration: str) -> Upload:
                                                     "message": "confirm it is your own face, or that the person "
                                                                "shown agreed: own_face | subject_consented"}]})
     require_queue()  # its content check and the job that would use it need the queue: refuse before storing
-    check_limits(user)
     config = current_app.config
+    ratelimit.enforce(ratelimit.Rule("uploads:user", str(user.id), config["RATE_LIMIT_UPLOADS_PER_USER"]),
+                      message="You are uploading photos too fast; please wait a moment.")
     try:
         image = images.normalise(data, max_pixels=config["UPLOAD_MAX_PIXELS"], min_side=config["UPLOAD_MIN_SIDE"])
         if config["FACE_CHECK_ENABLED"]:
@@ -73,7 +74,10 @@ def ingest(user: User, data: bytes, declaration: str) -> Upload:
     except images.ImageRejected as exc:
         raise InvalidImage(exc.user_message, details={"reason": exc.reason}) from exc
     checking = config["CONTENT_CHECK_ENABLED"]
-    _check_unclaimed(user, lock=True)  # again, now serialised with the user's other uploads
+    # After the image work, not before: the count is serialised with the user's other uploads by the user row's
+    # lock, which is not held across the decoding. A user at the cap who keeps trying still costs the decoding
+    # only as often as the rate limit above allows, as a refused photo does.
+    check_unclaimed(user)
     stored = objects.store(DATA_KIND, image.jpeg, "image/jpeg")
     upload = Upload(user_id=user.id, status=UploadStatus.PENDING_REVIEW if checking else UploadStatus.READY,
                     declaration=declaration, stored_object=stored, width=image.width, height=image.height,
@@ -90,19 +94,21 @@ def ingest(user: User, data: bytes, declaration: str) -> Upload:
     return upload
 
 
-def check_limits(user: User) -> None:
-    """Per-user flood limits (429 rate_limited): uploads per period, and live photos no job has claimed yet."""
-    ratelimit.enforce(ratelimit.Rule("uploads:user", str(user.id), current_app.config["RATE_LIMIT_UPLOADS_PER_USER"]),
-                      message="You are uploading photos too fast; please wait a moment.")
-    _check_unclaimed(user, lock=False)
+# Live photos no job has claimed yet. A statement of its own after ``lock_user``'s, not one that locks and
+# counts at once: on PostgreSQL (READ COMMITTED) a statement reads the snapshot taken when it began, so a count
+# in the statement that waited for the lock would miss the photo the lock's holder has just committed.
+_uploads = Upload.__table__
+_UNCLAIMED = (select(func.count(_uploads.c.id), func.min(_uploads.c.created_at))
+              .where(_uploads.c.user_id == bindparam("user_id"), _uploads.c.deleted_at.is_(None),
+                     _uploads.c.claimed_by.is_(None)))
 
 
-def _check_unclaimed(user: User, *, lock: bool) -> None:
-    if lock:  # PostgreSQL: the user row serialises this count with the insert that follows (SQLite: writers are)
-        lock_user(user.id)
+def check_unclaimed(user: User) -> None:
+    """429 when the user already has UPLOAD_MAX_UNCLAIMED_PER_USER live photos no job has claimed; locks the user
+    row (PostgreSQL; SQLite serialises writers) until the caller's transaction ends."""
     cap = current_app.config["UPLOAD_MAX_UNCLAIMED_PER_USER"]
-    live, oldest = db.session.execute(select(func.count(Upload.id), func.min(Upload.created_at)).where(
-        Upload.user_id == user.id, Upload.deleted_at.is_(None), Upload.claimed_by.is_(None))).one()
+    lock_user(user.id)
+    live, oldest = db.session.connection().execute(_UNCLAIMED, {"user_id": user.id}).one()
     if live < cap:
         return
     # The oldest one is deleted by the sweep after UPLOAD_UNCLAIMED_TTL_S, unless the user uses or deletes it first.
@@ -159,7 +165,6 @@ def delete_all_of_user(user_id: int, reason: str) -> int:
 
 
 # A passing verdict, the common answer: one statement built once (it runs once per upload, issue #20).
-_uploads = Upload.__table__
 _PASS_PENDING = (_uploads.update()
                  .where(_uploads.c.review_trace_id == bindparam("trace_id_"),
                         _uploads.c.status == UploadStatus.PENDING_REVIEW.value)
