@@ -7,7 +7,7 @@ Each server is started the way it runs for real:
 
 - ``make run``: ``devkit.devstack.web_command`` with ``devkit.devstack.web_env`` (Werkzeug's development server, a
   thread per request, and the environment devstack gives the web process, malloc settings included);
-- ``gunicorn``: ``deploy/entrypoint.sh web`` (gunicorn with ``app.gunicorn_conf``, sync workers, the
+- ``gunicorn``: ``deploy/entrypoint.sh web`` (gunicorn with ``app.gunicorn_conf``: gthread workers, 4 threads, the
   entrypoint's environment), 2 workers (``GUNICORN_WORKERS``) on the 2-core box.
 
 Both on a SQLite file, with the embedded queue server (fakeredis over TCP) and the WeChat sandbox in this
@@ -210,7 +210,7 @@ def row_for(server: str, uploads: int, figures: dict[str, float], max_growth_mib
     from bench.report import Row, verdict
 
     growth = figures["rss_end_mib"] - figures["rss_100_mib"]
-    workers = f" ({GUNICORN_WORKERS} sync workers + master)" if server == "gunicorn" else ""
+    workers = f" ({GUNICORN_WORKERS} gthread workers + master)" if server == "gunicorn" else ""
     return Row(f"upload_memory: web RSS, {uploads} uploads ({server})", f"{figures['rss_100_mib']:.1f} MiB after 100",
                f"{figures['rss_end_mib']:.1f} MiB after {uploads}", f"{growth:+.1f} MiB",
                f"<= +{max_growth_mib:g} MiB", verdict(growth <= max_growth_mib),
