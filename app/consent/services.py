@@ -163,8 +163,7 @@ def history(user_id: int, page: PageQuery) -> tuple[list[ConsentRecord], str | N
 # --- age and guardians ---------------------------------------------------------------------------
 
 def latest_age(user_id: int) -> AgeDeclaration | None:
-    return db.session.scalar(select(AgeDeclaration).where(AgeDeclaration.user_id == user_id)
-                             .order_by(AgeDeclaration.id.desc()).limit(1))
+    return db.session.scalar(select(AgeDeclaration).where(AgeDeclaration.id == _LATEST_AGE_ID), {"user_id": user_id})
 
 
 def is_minor(declaration: AgeDeclaration) -> bool:
