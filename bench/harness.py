@@ -25,6 +25,17 @@ GUNICORN_WORKERS = 2
 GUNICORN_ARGS = shlex.split(os.environ.get("BENCH_GUNICORN_ARGS", f"-w {GUNICORN_WORKERS} -k sync"))
 
 
+def deployed_gunicorn_args() -> list[str]:
+    """The worker class and threads production runs (``app/gunicorn_conf.py``), ``GUNICORN_WORKERS`` processes;
+    ``BENCH_GUNICORN_ARGS`` still replaces them. ``bench.load`` serves both sides so: its rows are about the
+    throughput and the held peak of the server as deployed, where the per-request CPU rows keep sync workers."""
+    if "BENCH_GUNICORN_ARGS" in os.environ:
+        return list(GUNICORN_ARGS)
+    from app import gunicorn_conf
+
+    return ["-w", str(GUNICORN_WORKERS), "-k", gunicorn_conf.worker_class, "--threads", str(gunicorn_conf.threads)]
+
+
 def cpu_count() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -133,8 +144,11 @@ class Gunicorn:
     file literally named ``None``).
     """
 
-    def __init__(self, label: str, app_spec: str, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, label: str, app_spec: str, env: dict[str, str], log_dir: Path,
+                 args: list[str] | None = None) -> None:
+        """``args``: the worker settings, ``GUNICORN_ARGS`` unless given (``deployed_gunicorn_args``)."""
         self.label, self.app_spec, self.env = label, app_spec, env
+        self.args = list(GUNICORN_ARGS if args is None else args)
         self.log_path = log_dir / f"gunicorn-{label}.log"
         self.port = 0
         self.proc: subprocess.Popen | None = None
@@ -145,7 +159,7 @@ class Gunicorn:
 
     def start(self) -> None:
         self.port = self.port or free_port()  # a caller may choose it first (e.g. to put it in PUBLIC_BASE_URL)
-        cmd = [sys.executable, "-m", "gunicorn", *GUNICORN_ARGS,
+        cmd = [sys.executable, "-m", "gunicorn", *self.args,
                "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", self.app_spec]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,

@@ -2,9 +2,10 @@
 
     .venv/bin/python -m bench.load [--quick] [--duration 10] [--connections 1,2,4,8,16,32,64]
 
-Subject: ``gunicorn -w 2 -k sync wsgi:app`` on PostgreSQL (``BENCH_DATABASE_URL``, else a fresh database
-created on 127.0.0.1:5432 and dropped at the end) and Redis (``BENCH_REDIS_URL``, else a private
-``redis-server``), with 2 generation workers (``python -m workers --queues generation``) running, and
+Subject: ``gunicorn -w 2 -k gthread --threads 4 wsgi:app`` (the worker class and threads production runs,
+``app/gunicorn_conf.py``: ``bench.harness.deployed_gunicorn_args``) on PostgreSQL (``BENCH_DATABASE_URL``,
+else a fresh database created on 127.0.0.1:5432 and dropped at the end) and Redis (``BENCH_REDIS_URL``, else
+a private ``redis-server``), with 2 generation workers (``python -m workers --queues generation``) running, and
 the WeChat sandbox standing in for WeChat (served from this process; the app calls it over HTTP for
 ``jscode2session``, the access token, ``media_check_async`` and the Pay JSAPI prepay, and it fetches
 each upload back from the app and pushes the verdict, as WeChat does). The set-up
@@ -16,13 +17,14 @@ maybe pay): 14 ``GET /api/v1/jobs/<id>`` (polling), 2 ``POST /api/v1/auth/wechat
 ``wx.login`` code each), 2 ``POST /api/v1/uploads`` (a 1024 px portrait, multipart; face check,
 encryption, content check) and 2 ``POST /api/v1/orders`` (a video credit, prepaid through the sandbox).
 
-Load tool: wrk with ``bench/load.lua`` (the mix, the codes, per-status counts), closed loop: each step
-holds N connections for ``--duration`` seconds, N doubling. Baseline in the same run, step by step:
-``gunicorn bench.bare_app:app`` (same settings) under the same wrk. **Sustained** = the best step with
-no error at all and p99 ≤ 1 s; **saturation** = the first step after which doubling the connections
-adds < 10 % throughput. Afterwards the database and the sandbox are checked: every upload reviewed
-(none pending or lost), no order without its prepay id. Target: a sustained rate exists and it has 0
-errors.
+Load tool: wrk with ``bench/load.lua`` (the mix, the codes, per-status counts), closed loop: each step holds N
+connections for ``--duration`` seconds, N doubling. Baseline in the same run, step by step: ``gunicorn
+bench.bare_app:app`` (same settings) under the same wrk. ``BENCH_GUNICORN_ARGS`` replaces the settings of both
+sides (e.g. ``-w 2 -k sync``, what this test ran until 2026-12-07; measured against gthread in
+docs/performance.md). **Sustained** = the best step with no error at all and p99 ≤ 1 s; **saturation** = the
+first step after which doubling the connections adds < 10 % throughput. Afterwards the database and the
+sandbox are checked: every upload reviewed (none pending or lost), no order without its prepay id. Target: a
+sustained rate exists and it has 0 errors.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.harness import GUNICORN_ARGS, ROOT, Gunicorn, cpu_count, cpu_model, free_port
+from bench.harness import ROOT, Gunicorn, cpu_count, cpu_model, deployed_gunicorn_args, free_port
 from bench.report import Row, format_table, verdict, write_rows
 from bench.services import Worker, app_env, bench_database, bench_redis, migrate
 
@@ -209,9 +211,9 @@ def run(*, duration_s: float, connections: list[int], phones: int = PHONES, logi
         migrate(env)
         for i in range(2):
             stack.enter_context(Worker(f"bench-load-{i}-{port}", env, tmp))
-        app = Gunicorn("app", "wsgi:app", env, tmp)
+        app = Gunicorn("app", "wsgi:app", env, tmp, deployed_gunicorn_args())
         app.port = port
-        bare = stack.enter_context(Gunicorn("bare", "bench.bare_app:app", env, tmp))
+        bare = stack.enter_context(Gunicorn("bare", "bench.bare_app:app", env, tmp, deployed_gunicorn_args()))
         stack.enter_context(app)
         bare.wait_ready("/", {})
         app.wait_ready("/readyz", {})
@@ -348,8 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     duration = args.duration or (5.0 if args.quick else 10.0)
     load1, load5, _ = os.getloadavg()
     print(f"machine: {cpu_count()} cores ({cpu_model()}), load {load1:.2f}/{load5:.2f} (1/5 min) at start; "
-          f"gunicorn {' '.join(GUNICORN_ARGS)}; wrk closed loop, steps c={connections}, {duration:g} s each, "
-          "bare then app",
+          f"gunicorn {' '.join(deployed_gunicorn_args())}; wrk closed loop, steps c={connections}, "
+          f"{duration:g} s each, bare then app",
           flush=True)
     started = time.monotonic()
     rows = run(duration_s=duration, connections=connections,

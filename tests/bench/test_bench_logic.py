@@ -122,3 +122,19 @@ def test_the_p99_at_the_peak_is_read_where_the_server_saturates_not_at_the_most_
     assert row.verdict == "FAIL"
 
 
+
+
+def test_the_load_test_serves_both_sides_as_production_does_unless_told_otherwise(monkeypatch, tmp_path):
+    from app import gunicorn_conf
+    from bench import harness
+
+    monkeypatch.delenv("BENCH_GUNICORN_ARGS", raising=False)
+    deployed = harness.deployed_gunicorn_args()
+    assert deployed == ["-w", str(harness.GUNICORN_WORKERS), "-k", gunicorn_conf.worker_class,
+                        "--threads", str(gunicorn_conf.threads)]
+    assert gunicorn_conf.worker_class == "gthread"  # the class chosen by measurement (docs/performance.md)
+    assert harness.Gunicorn("x", "bench.bare_app:app", {}, tmp_path, deployed).args == deployed
+    assert harness.Gunicorn("x", "bench.bare_app:app", {}, tmp_path).args == harness.GUNICORN_ARGS  # the CPU rows
+    monkeypatch.setenv("BENCH_GUNICORN_ARGS", "-w 3 -k sync")
+    monkeypatch.setattr(harness, "GUNICORN_ARGS", ["-w", "3", "-k", "sync"])
+    assert harness.deployed_gunicorn_args() == ["-w", "3", "-k", "sync"]
