@@ -211,9 +211,10 @@ def run(*, duration_s: float, connections: list[int], phones: int = PHONES, logi
         migrate(env)
         for i in range(2):
             stack.enter_context(Worker(f"bench-load-{i}-{port}", env, tmp))
-        app = Gunicorn("app", "wsgi:app", env, tmp, deployed_gunicorn_args())
+        worker_args = deployed_gunicorn_args()  # both sides alike
+        app = Gunicorn("app", "wsgi:app", env, tmp, worker_args)
         app.port = port
-        bare = stack.enter_context(Gunicorn("bare", "bench.bare_app:app", env, tmp, deployed_gunicorn_args()))
+        bare = stack.enter_context(Gunicorn("bare", "bench.bare_app:app", env, tmp, worker_args))
         stack.enter_context(app)
         bare.wait_ready("/", {})
         app.wait_ready("/readyz", {})
