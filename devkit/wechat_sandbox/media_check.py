@@ -18,9 +18,7 @@ import threading
 import time
 from typing import Any
 
-import requests
-
-from devkit.wechat_sandbox import errors
+from devkit.wechat_sandbox import errors, outbound
 from devkit.wechat_sandbox.push import deliver_push, encrypt_push
 from devkit.wechat_sandbox.records import MediaCheck
 from devkit.wechat_sandbox.settings import SandboxApp
@@ -40,18 +38,17 @@ class MediaTooLarge(Exception):
 
 
 def download_media(url: str, *, timeout: float, max_bytes: int) -> bytes:
-    """Fetch the media like WeChat's crawler: plain GET, HTTP 200 only, at most ``max_bytes``."""
-    headers = {"User-Agent": "WeChat sandbox"}
-    with requests.get(url, stream=True, timeout=timeout, headers=headers) as response:
-        response.raise_for_status()
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_content(DOWNLOAD_CHUNK_BYTES):
-            size += len(chunk)
-            if size > max_bytes:
-                raise MediaTooLarge(f"more than {max_bytes} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+    """Fetch the media like WeChat's crawler: plain GET, HTTP 200 only, at most ``max_bytes``.
+
+    ``SendFailed`` when there is no answer or it is not a 200; ``MediaTooLarge`` beyond ``max_bytes``."""
+    try:
+        answer = outbound.get_at_most(url, {"User-Agent": "WeChat sandbox"}, timeout=timeout, max_bytes=max_bytes,
+                                      chunk_bytes=DOWNLOAD_CHUNK_BYTES)
+    except outbound.TooLarge as exc:
+        raise MediaTooLarge(str(exc)) from exc
+    if answer.status != 200:
+        raise outbound.SendFailed("HTTPError", f"HTTP {answer.status}")
+    return answer.body
 
 
 def judge_media(state: SandboxState, check: MediaCheck) -> dict[str, Any]:
@@ -62,7 +59,7 @@ def judge_media(state: SandboxState, check: MediaCheck) -> dict[str, Any]:
                                  max_bytes=settings.max_media_bytes)
     except MediaTooLarge:
         return {"errcode": errors.INVALID_MEDIA_SIZE, **UNDECIDED}
-    except requests.RequestException:
+    except outbound.SendFailed:
         return {"errcode": errors.SYSTEM_ERROR, **UNDECIDED}
     sha256 = hashlib.sha256(content).hexdigest()
     verdict: dict[str, Any] = {"errcode": 0, "sha256": sha256, "size": len(content)}

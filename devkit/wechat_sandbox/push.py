@@ -28,9 +28,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 from wechatpy.crypto import PrpCrypto
 
+from devkit.wechat_sandbox import outbound
 from devkit.wechat_sandbox.settings import SandboxApp, decode_encoding_aes_key
 
 NONCE_ALPHABET = string.digits
@@ -91,11 +91,11 @@ def deliver_push(
             sleep(wait)
         outcome: dict[str, Any] = {"attempt": attempt, "status_code": None, "error": None, "body": None}
         try:
-            response = requests.post(url, params=push.query, data=payload, headers=headers, timeout=timeout)
-            outcome["status_code"] = response.status_code
-            outcome["body"] = response.text[:200]
-        except requests.RequestException as exc:
-            outcome["error"] = f"{type(exc).__name__}: {exc}"[:300]
+            answer = outbound.post(url, payload, headers, timeout=timeout, params=push.query)
+            outcome["status_code"] = answer.status
+            outcome["body"] = answer.text[:200]
+        except outbound.SendFailed as exc:
+            outcome["error"] = str(exc)[:300]
         on_attempt(outcome)
         if outcome["status_code"] == 200:
             return True
