@@ -4,6 +4,7 @@ These run in the normal suite (fast, no servers); the benchmarks themselves are 
 ``python -m bench`` and are not tests.
 """
 
+import dataclasses
 from collections import Counter
 
 import pytest
@@ -40,6 +41,12 @@ def test_sustained_is_the_best_step_without_errors_within_the_latency_target():
     steps = [step(1, 100), step(2, 180), step(4, 260, p99=P99_SLO_MS + 1), step(8, 300, errors=Counter({"x": 1}))]
     assert sustained(steps).connections == 2
     assert sustained([step(1, 100, errors=Counter({"status 500": 1}))]) is None
+
+
+def test_a_step_whose_logins_ran_out_of_codes_is_not_the_mix():
+    short = dataclasses.replace(step(8, 400), exhausted=57)  # 57 polls sent where logins were due
+    assert not short.good and "(+57 polls for lack of codes)" in short.describe()
+    assert sustained([step(4, 300), short]).connections == 4
 
 
 def test_saturation_is_where_doubling_connections_stops_paying():
