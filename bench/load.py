@@ -75,6 +75,17 @@ class Step:
     exhausted: int = 0
     latency_ms: dict[str, float] = field(default_factory=dict)
     server_cpu_s: float | None = None
+    # CPU of this process meanwhile: the WeChat sandbox's threads (WeChat's side of the traffic, which in
+    # production runs on WeChat's machines, not beside ours) and this thread waiting for wrk.
+    sandbox_cpu_s: float | None = None
+
+    def cores(self) -> str:
+        """What the step kept busy, in cores: the server, and the sandbox beside it."""
+        if not self.server_cpu_s or not self.seconds:
+            return ""
+        share = (self.sandbox_cpu_s or 0.0) / self.seconds
+        sandbox = f", WeChat sandbox {share:.2f}" if share >= 0.01 else ""
+        return f"gunicorn {self.server_cpu_s / self.seconds:.2f} cores{sandbox}"
 
     @property
     def rps(self) -> float:
@@ -88,7 +99,8 @@ class Step:
 
     def describe(self) -> str:
         lat = self.latency_ms
-        cpu = f", server CPU {self.server_cpu_s / self.ok * 1e3:.1f} ms/req" if self.server_cpu_s and self.ok else ""
+        cpu = (f", server CPU {self.server_cpu_s / self.ok * 1e3:.1f} ms/req ({self.cores()})"
+               if self.server_cpu_s and self.ok else "")
         errors = f"  ERRORS {dict(self.errors)}" if self.errors else ""
         mix = f"  mix {self.sent}" + (f" (+{self.exhausted} polls for lack of codes)" if self.exhausted else "")
         return (f"{self.label:<5} c={self.connections:<3} {self.rps:8.1f} req/s  p50 {lat.get('p50', 0):7.1f}  "
@@ -106,9 +118,9 @@ def run_wrk(url: str, connections: int, duration_s: float, data_dir: Path, mix: 
     threads = 1 if connections < 2 else 2
     cmd = [shutil.which("wrk") or "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s:g}s", "--timeout", "10s",
            "-s", str(SCRIPT), url, "--", str(data_dir), str(threads), mix]
-    cpu_before = server.cpu_seconds() if server else None
+    cpu_before, own_before = server.cpu_seconds() if server else None, time.process_time()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 60, check=False)
-    cpu_after = server.cpu_seconds() if server else None
+    cpu_after, own_cpu = server.cpu_seconds() if server else None, time.process_time() - own_before
     text = out.stdout + out.stderr
     found = {name: pattern.search(text) for name, pattern in _LINE.items()}
     if out.returncode != 0 or not all(found.values()):
@@ -125,7 +137,7 @@ def run_wrk(url: str, connections: int, duration_s: float, data_dir: Path, mix: 
              if k != "exhausted"}
     return Step(label, connections, int(summary["duration_us"]) / 1e6, int(status["ok"]), errors, kinds,
                 int(sent.get("exhausted", 0)), {k: int(v) / 1000 for k, v in latency.items()},
-                (cpu_after - cpu_before) if cpu_before is not None and cpu_after is not None else None)
+                (cpu_after - cpu_before) if cpu_before is not None and cpu_after is not None else None, own_cpu)
 
 
 def write_codes(data_dir: Path, sandbox, users: list[str], count: int, start: int) -> int:
@@ -328,6 +340,9 @@ def rows_for(base_steps: list[Step], app_steps: list[Step], problems: list[str],
     best_app, best_base = sustained(app_steps), sustained(base_steps)
     erring = [f"c={s.connections}: {dict(s.errors)}" for s in app_steps if s.errors]
     note = f"app {saturation(app_steps)}; bare {saturation(base_steps)}"
+    if best_app is not None and best_app.cores():
+        bare_cores = f" (bare: {best_base.cores()})" if best_base and best_base.cores() else ""
+        note += f"; at the sustained step {best_app.cores()} of {cpu_count()}{bare_cores}"
     if erring:
         note += "; errors beyond the sustained rate: " + "; ".join(erring)
     if notes:

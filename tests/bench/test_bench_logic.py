@@ -12,6 +12,7 @@ import pytest
 from bench.__main__ import payments_rows
 from bench.generation import MEMORY_BUDGET_MIB, style_rows
 from bench.generation_queue import percentile
+from bench.harness import cpu_count
 from bench.load import P99_SLO_MS, Step, overload_rows, rows_for, saturation, sustained
 from bench.report import Row, format_table, read_rows, write_rows
 from bench.upload_memory import MAX_GROWTH_MIB
@@ -47,6 +48,16 @@ def test_a_step_whose_logins_ran_out_of_codes_is_not_the_mix():
     short = dataclasses.replace(step(8, 400), exhausted=57)  # 57 polls sent where logins were due
     assert not short.good and "(+57 polls for lack of codes)" in short.describe()
     assert sustained([step(4, 300), short]).connections == 4
+
+
+def test_the_load_row_says_what_the_server_and_the_sandbox_kept_busy_at_the_sustained_step():
+    app = dataclasses.replace(step(8, 300), server_cpu_s=14.0, sandbox_cpu_s=2.1)
+    bare = dataclasses.replace(step(8, 50_000, label="bare"), server_cpu_s=16.5, sandbox_cpu_s=0.01)
+
+    [row] = rows_for([bare], [app, step(16, 250)], [])
+    assert f"at the sustained step gunicorn 1.40 cores, WeChat sandbox 0.21 of {cpu_count()} (bare: gunicorn " \
+           "1.65 cores)" in row.note
+    assert "(gunicorn 1.40 cores, WeChat sandbox 0.21)" in app.describe()
 
 
 def test_saturation_is_where_doubling_connections_stops_paying():
