@@ -105,3 +105,48 @@ def test_no_answer_is_a_named_failure(backend):
 
     assert refused.value.kind == "ConnectionError" and str(refused.value).startswith("ConnectionError: ")
     assert late.value.kind == "ReadTimeout"
+
+
+@pytest.fixture
+def tls_backend(tmp_path, monkeypatch) -> Iterator[tuple[str, str]]:
+    """The backend behind TLS with a certificate from a throwaway CA: (url, the CA's PEM file)."""
+    import ssl
+
+    from tests.deploy.stack import make_tls
+
+    ca, cert, key = make_tls(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Backend", (_Backend,), {"seen": []}))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    monkeypatch.setattr(outbound, "_pools", None)  # the pool reads its trust when it is made
+    yield f"https://127.0.0.1:{server.server_port}", str(ca)
+    monkeypatch.setattr(outbound, "_pools", None)
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_an_https_backend_is_trusted_through_the_ca_bundle_requests_would_use(tls_backend, monkeypatch):
+    url, ca = tls_backend
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca)  # how a deployment (and tests/deploy) names its CA
+
+    pushed = outbound.post(f"{url}/push", b"{}", {"Content-Type": "application/json"}, timeout=5)
+    download = outbound.get_at_most(f"{url}/media/64", {}, timeout=5, max_bytes=100)
+
+    assert (pushed.status, pushed.text) == (200, "success")
+    assert download.body == b"x" * 64
+
+
+def test_an_https_backend_whose_ca_is_not_trusted_is_refused(tls_backend, monkeypatch):
+    url, _ = tls_backend
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+
+    with pytest.raises(outbound.SendFailed) as refused:
+        outbound.post(f"{url}/push", b"{}", {}, timeout=5)
+
+    assert refused.value.kind == "ConnectionError" and "CERTIFICATE_VERIFY_FAILED" in str(refused.value)
