@@ -10,14 +10,12 @@ its process went from 23-26 % to 20-22 % of the two cores' 200 % (c=8 and 16, al
 
 One ``urllib3.PoolManager`` for the process (thread-safe: every media check runs on a thread of its own). It trusts
 for an https backend what ``requests`` trusted: the bundle named by ``REQUESTS_CA_BUNDLE`` (or ``CURL_CA_BUNDLE``),
-else certifi's, read when the pool is made. urllib3 alone would read neither and trust the system's store; the
-production smoke test (``tests/deploy``) points the sandbox at its throwaway CA that way, and the first version of
-this module, which missed it, left every content check there waiting on a verdict that was never pushed. No
-redirects followed, no proxy from the environment (the sandbox talks to the backend it was pointed at), no retries
-but one for a download (``GET``) whose kept-alive connection the backend closed as it was reused: a push is retried
-on WeChat's schedule by its caller, and a download that fails means a ``review`` verdict. Failures raise
-:class:`SendFailed`, named as ``requests`` named them (``ConnectionError``, ``ReadTimeout``…) in the records the
-dev API shows.
+else certifi's, read when the pool is made (urllib3 alone reads neither; ``tests/deploy`` names its throwaway CA
+that way). No redirects followed, no proxy from the environment (the sandbox talks to the backend it was pointed
+at), no retries but one for a download (``GET``) whose kept-alive connection the backend closed as it was reused: a
+push is retried on WeChat's schedule by its caller, and a download that fails means a ``review`` verdict. Failures
+raise :class:`SendFailed`, named as ``requests`` named them (``ConnectionError``, ``ReadTimeout``…) in the records
+the dev API shows.
 """
 
 from __future__ import annotations
@@ -60,7 +58,7 @@ class Answer:
         return self.body.decode("utf-8", errors="replace")
 
 
-def trusted_ca_bundle() -> str:
+def _trusted_ca_bundle() -> str:
     """The CA bundle an https backend's certificate must chain to, as ``requests`` chooses it."""
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
 
@@ -71,7 +69,7 @@ def _pool() -> urllib3.PoolManager:
         with _pools_lock:
             if _pools is None:
                 _pools = urllib3.PoolManager(num_pools=4, maxsize=POOL_SIZE, block=False,
-                                             ca_certs=trusted_ca_bundle())
+                                             ca_certs=_trusted_ca_bundle())
     return _pools
 
 

@@ -4,9 +4,11 @@ named as the dev API records them."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -48,17 +50,28 @@ class _Backend(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def backend() -> Iterator[tuple[str, list[dict]]]:
-    seen: list[dict] = []
+@contextmanager
+def _serving(seen: list[dict], tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """The backend on a free port, over TLS when given a context: its base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), type("Backend", (_Backend,), {"seen": seen}))
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", seen
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    try:
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def backend() -> Iterator[tuple[str, list[dict]]]:
+    seen: list[dict] = []
+    with _serving(seen) as url:
+        yield url, seen
 
 
 def test_requests_reuse_one_connection_and_send_the_query(backend):
@@ -110,24 +123,14 @@ def test_no_answer_is_a_named_failure(backend):
 @pytest.fixture
 def tls_backend(tmp_path, monkeypatch) -> Iterator[tuple[str, str]]:
     """The backend behind TLS with a certificate from a throwaway CA: (url, the CA's PEM file)."""
-    import ssl
-
     from tests.deploy.stack import make_tls
 
     ca, cert, key = make_tls(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Backend", (_Backend,), {"seen": []}))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    monkeypatch.setattr(outbound, "_pools", None)  # the pool reads its trust when it is made
-    yield f"https://127.0.0.1:{server.server_port}", str(ca)
-    monkeypatch.setattr(outbound, "_pools", None)
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    monkeypatch.setattr(outbound, "_pools", None)  # the pool reads its trust when it is made (restored after)
+    with _serving([], context) as url:
+        yield url, str(ca)
 
 
 def test_an_https_backend_is_trusted_through_the_ca_bundle_requests_would_use(tls_backend, monkeypatch):
