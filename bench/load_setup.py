@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from werkzeug.serving import WSGIRequestHandler, make_server
+
 UPLOAD_BOUNDARY = "----miaohua-bench-7d1c0e9a"
 SETUP_CLIENTS = 4  # set-up requests in flight at once
 SETUP_STYLE = "id_cn_1inch"  # the cheapest real job: the polled jobs only need to exist and have ended
@@ -70,6 +72,11 @@ def device(device_id: str) -> dict:
     return {"device_id": device_id, "model": "iPhone 15", "os": "iOS 18.1", "app_version": "1.0.0"}
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:
+        """No access line per request: thousands of them would bury the benchmark's output."""
+
+
 class InProcessSandbox:
     """The WeChat sandbox served from a thread of this process: the app reaches it over HTTP like WeChat,
     and this process mints codes straight from its state (what a phone's ``wx.login`` would get)."""
@@ -77,7 +84,6 @@ class InProcessSandbox:
     def __init__(self, keys_dir: Path) -> None:
         from devkit.wechat_sandbox import create_sandbox_app
         from devkit.wechat_sandbox.pay.settings import PaySettings
-        from devkit.wechat_sandbox.serving import SandboxServer
         from devkit.wechat_sandbox.settings import SandboxSettings
 
         settings = SandboxSettings.from_env({"WECHAT_SANDBOX_MEDIA_CHECK_DELAY": "0"})
@@ -85,12 +91,12 @@ class InProcessSandbox:
         self.app = create_sandbox_app(settings)
         self.state = self.app.extensions["wechat_sandbox"]
         self.appid = settings.default_app.appid
-        self.server = SandboxServer(self.app, "127.0.0.1", 0)
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietHandler)
         self.thread = threading.Thread(target=self.server.serve_forever, name="wechat-sandbox", daemon=True)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.port}"
+        return f"http://127.0.0.1:{self.server.server_port}"
 
     def __enter__(self) -> InProcessSandbox:
         self.thread.start()

@@ -11,6 +11,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from werkzeug.serving import run_simple
+
 from devkit.wechat_sandbox.settings import SandboxConfigError, SandboxSettings, refuse_production
 
 DEFAULT_HOST = "127.0.0.1"
@@ -39,12 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from devkit.wechat_sandbox import create_sandbox_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from devkit.wechat_sandbox.serving import SandboxServer
-
-    server = SandboxServer(create_sandbox_app(settings), arguments.host, arguments.port)
+    sandbox = create_sandbox_app(settings)
     apps = ", ".join(app.appid for app in settings.apps)
-    print(f"WeChat sandbox for {apps}: http://{arguments.host}:{server.port}/sandbox/", file=sys.stderr)
-    server.serve_forever()
+    print(f"WeChat sandbox for {apps}: http://{arguments.host}:{arguments.port}/sandbox/", file=sys.stderr)
+    run_simple(arguments.host, arguments.port, sandbox, threaded=True, use_reloader=False)
     return 0
 
 
