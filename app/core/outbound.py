@@ -53,17 +53,19 @@ class Answer:
             raise requests.HTTPError(f"HTTP {self.status_code}", response=self)  # type: ignore[arg-type]
 
 
+def tls_trust(verify: bool | str) -> dict[str, Any]:
+    """urllib3's keyword arguments for ``requests``' ``verify``: True (certifi's bundle), False, or a file or
+    directory of CA certificates."""
+    if verify is False:
+        return {"cert_reqs": "CERT_NONE"}
+    bundle = DEFAULT_CA_BUNDLE_PATH if verify is True else verify
+    return {"cert_reqs": "CERT_REQUIRED", ("ca_cert_dir" if os.path.isdir(bundle) else "ca_certs"): bundle}
+
+
 def pool_for(origin: str) -> urllib3.PoolManager:
     """A pool for ``origin`` with the proxy and CA bundle the environment gives it, fixed now."""
     settings = requests.Session().merge_environment_settings(origin, {}, None, True, None)
-    verify = settings["verify"]
-    tls: dict[str, Any] = {}
-    if verify is False:
-        tls["cert_reqs"] = "CERT_NONE"
-    else:
-        bundle = DEFAULT_CA_BUNDLE_PATH if verify is True else verify
-        tls["cert_reqs"] = "CERT_REQUIRED"
-        tls["ca_cert_dir" if os.path.isdir(bundle) else "ca_certs"] = bundle
+    tls = tls_trust(settings["verify"])
     proxy = select_proxy(origin, settings["proxies"])
     if proxy:
         return urllib3.ProxyManager(proxy, num_pools=1, maxsize=POOL_SIZE, **tls)

@@ -9,13 +9,13 @@ machine with the server it stands in front of, so what it spends is taken from t
 its process went from 23-26 % to 20-22 % of the two cores' 200 % (c=8 and 16, alternating twice, 06:25-06:36).
 
 One ``urllib3.PoolManager`` for the process (thread-safe: every media check runs on a thread of its own). It trusts
-for an https backend what ``requests`` trusted: the bundle named by ``REQUESTS_CA_BUNDLE`` (or ``CURL_CA_BUNDLE``),
-else certifi's, read when the pool is made (urllib3 alone reads neither; ``tests/deploy`` names its throwaway CA
-that way). No redirects followed, no proxy from the environment (the sandbox talks to the backend it was pointed
-at), no retries but one for a download (``GET``) whose kept-alive connection the backend closed as it was reused: a
-push is retried on WeChat's schedule by its caller, and a download that fails means a ``review`` verdict. Failures
-raise :class:`SendFailed`, named as ``requests`` named them (``ConnectionError``, ``ReadTimeout``…) in the records
-the dev API shows.
+for an https backend what ``requests`` trusted, by ``app.core.outbound``'s rule (``tls_trust``): the file or folder
+named by ``REQUESTS_CA_BUNDLE`` (or ``CURL_CA_BUNDLE``), else certifi's, read when the pool is made (urllib3 alone
+reads neither; ``tests/deploy`` names its throwaway CA that way). No redirects followed, no proxy from the
+environment (the sandbox talks to the backend it was pointed at), no retries but one for a download (``GET``) whose
+kept-alive connection the backend closed as it was reused: a push is retried on WeChat's schedule by its caller, and
+a download that fails means a ``review`` verdict. Failures raise :class:`SendFailed`, named as ``requests`` named
+them (``ConnectionError``, ``ReadTimeout``…) in the records the dev API shows.
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-import certifi
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError, NewConnectionError, ReadTimeoutError
 from urllib3.util import Retry
+
+from app.core.outbound import tls_trust
 
 POOL_SIZE = 8  # connections kept per backend: more concurrent checks simply open (and drop) extra ones
 
@@ -58,18 +59,16 @@ class Answer:
         return self.body.decode("utf-8", errors="replace")
 
 
-def _trusted_ca_bundle() -> str:
-    """The CA bundle an https backend's certificate must chain to, as ``requests`` chooses it."""
-    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
-
-
 def _pool() -> urllib3.PoolManager:
     global _pools
     if _pools is None:
         with _pools_lock:
             if _pools is None:
-                _pools = urllib3.PoolManager(num_pools=4, maxsize=POOL_SIZE, block=False,
-                                             ca_certs=_trusted_ca_bundle())
+                # requests' ``verify`` from the environment (its own one-line rule), turned into urllib3's arguments
+                # by the app's rule; not requests' merge_environment_settings, which would also read proxies.
+                verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+                trust = tls_trust(verify)
+                _pools = urllib3.PoolManager(num_pools=4, maxsize=POOL_SIZE, block=False, **trust)
     return _pools
 
 
