@@ -13,8 +13,13 @@ Core statements instead of ORM loads and a unit-of-work flush:
    ``services.transition`` and ``services.fulfil`` would have written;
 4. ``COMMIT``; after it, the shipping doorbell (``shipping.upload_after_commit``).
 
-On PostgreSQL, steps 1–3 are one statement (``_FIRST_DELIVERY``: data-modifying CTEs), one round trip
-instead of four; SQLite, which has no data-modifying CTEs, runs them one by one. Both paths are the same
+On PostgreSQL, steps 1–4 are one statement that commits on its own (``_FIRST_DELIVERY``: data-modifying CTEs run
+in autocommit on a connection of its own): one round trip instead of six (BEGIN, four statements, COMMIT), and no
+ORM session. There the claim is written only *with* the payment, after the UPDATE found the order ``created``, so
+a statement that applies nothing writes nothing; a notification seen before (a committed claim) is answered as a
+duplicate by the same statement. When it applies nothing (the order is not ``created``, does not match, or a copy
+of this notification is in flight and holds the row), the general path below runs in a transaction as on SQLite,
+its claim first. SQLite, which has no data-modifying CTEs, runs steps 1–4 one by one. Both paths are the same
 rules and are tested on both databases.
 
 Anything else (an unknown order, another amount, currency, payer or merchant, an order already paid or closed by a
@@ -25,9 +30,11 @@ rejected or failed notification leaves no trace, so WeChat's retry is applied.
 
 from __future__ import annotations
 
+import enum
 import logging
 
 from sqlalchemy import String, bindparam, insert, or_, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from app.core.db import UTCDateTime, utcnow
@@ -59,43 +66,65 @@ _CLAIM = (text("INSERT INTO processed_notifications (id, event_type, received_at
           .bindparams(bindparam("id", type_=String()), bindparam("event_type", type_=String()),
                       bindparam("received_at", type_=UTCDateTime())))
 
-# The catalogue, as arrays for the statement below: what each product grants, from the one place that says it
-# (``services.product_grant``, which ``services.entitlement_values`` uses too).
-_GRANTS = {product_id: services.product_grant(product_id) for product_id in PRODUCTS}
-_CATALOGUE = {"product_ids": list(_GRANTS), "grants": [g["kind"] for g in _GRANTS.values()],
-              "credit_kinds": [g["credit_kind"] for g in _GRANTS.values()],
-              "credits": [g["credits_total"] for g in _GRANTS.values()]}
+def _literal(value: str | int | None) -> str:
+    """One of our own constants (a status, a product id, a grant) as a PostgreSQL literal, quoted by SQLAlchemy.
 
-# PostgreSQL: the claim, the guarded UPDATE, the entitlement and both events in one statement. Every part sees
-# the claim's RETURNING: a duplicate (the claim found the row) changes nothing. An order whose product is no
-# longer sold is left to ``services``' general path, as any other refusal.
-_FIRST_DELIVERY = text("""
-WITH claim AS (
-    INSERT INTO processed_notifications (id, event_type, received_at) VALUES (:id, :event_type, :now)
-    ON CONFLICT (id) DO NOTHING RETURNING id
+    Written into the statement below once, at import: sent as parameters, the catalogue's four arrays and the
+    statuses were re-dumped by psycopg on every notification (12 % of its CPU, py-spy, 2026-12-07).
+    """
+    if value is None:
+        return "NULL"
+    if isinstance(value, int):
+        return str(int(value))
+    if ":" in value:  # text() would read it as a bind parameter
+        raise ValueError(f"not a constant for the first-delivery statement: {value!r}")
+    return String().literal_processor(postgresql.dialect())(value)
+
+
+# The catalogue, from the one place that says what each product grants (``services.product_grant``, which
+# ``services.entitlement_values`` uses too): a product no longer sold matches no row, so such an order is left to
+# ``services``' general path, as any other refusal.
+_GRANTS = {product_id: services.product_grant(product_id) for product_id in PRODUCTS}
+_PRODUCT_IDS = ", ".join(_literal(product_id) for product_id in _GRANTS)
+_PRODUCT_ROWS = ", ".join(
+    f"({_literal(product_id)}, {_literal(g['kind'])}, {_literal(g['credit_kind'])}, {_literal(g['credits_total'])})"
+    for product_id, g in _GRANTS.items())
+_CREATED, _PAID, _FULFILLED = (_literal(s.value) for s in (OrderStatus.CREATED, OrderStatus.PAID,
+                                                             OrderStatus.FULFILLED))
+
+# PostgreSQL, in autocommit: a created order's first payment, whole, or nothing. ``seen`` is a claim committed
+# before this statement began (a duplicate: answered, nothing written). The guarded UPDATE takes the order's row
+# lock; a concurrent copy waits for it, then finds the order no longer ``created`` and writes nothing. The claim
+# is inserted only with the payment and without ON CONFLICT: a claim committed meanwhile by another path makes the
+# whole statement fail (unique key) and write nothing. Only what a notification carries is a parameter; our
+# constants are literals (``_literal``).
+_FIRST_DELIVERY = text(f"""
+WITH seen AS (
+    SELECT FROM processed_notifications WHERE id = :id
 ), paid AS (
-    UPDATE orders SET status = :fulfilled, paid_at = :now, fulfilled_at = :now, transaction_id = :transaction_id
-    WHERE out_trade_no = :out_trade_no AND status = :created AND amount_fen = :amount_fen AND currency = :currency
+    UPDATE orders SET status = {_FULFILLED}, paid_at = :now, fulfilled_at = :now, transaction_id = :transaction_id
+    WHERE out_trade_no = :out_trade_no AND status = {_CREATED} AND amount_fen = :amount_fen AND currency = :currency
       AND (payer_openid_hash IS NULL OR payer_openid_hash = :payer_hash)
-      AND product_id = ANY(CAST(:product_ids AS text[])) AND EXISTS (SELECT FROM claim)
+      AND product_id IN ({_PRODUCT_IDS}) AND NOT EXISTS (SELECT FROM seen)
     RETURNING id, user_id, product_id, subject_id
+), claim AS (
+    INSERT INTO processed_notifications (id, event_type, received_at) SELECT :id, :event_type, :now FROM paid
 ), granted AS (
     INSERT INTO entitlements (user_id, order_id, kind, subject_id, credit_kind, credits_total, credits_used,
                               created_at)
     SELECT paid.user_id, paid.id, product.kind, paid.subject_id, product.credit_kind, product.credits, 0, :now
-    FROM paid JOIN unnest(CAST(:product_ids AS text[]), CAST(:grants AS text[]), CAST(:credit_kinds AS text[]),
-                          CAST(:credits AS integer[])) AS product (id, kind, credit_kind, credits)
+    FROM paid JOIN (VALUES {_PRODUCT_ROWS}) AS product (id, kind, credit_kind, credits)
          ON product.id = paid.product_id
 ), logged AS (
     INSERT INTO order_events (order_id, from_status, to_status, cause, created_at)
     SELECT paid.id, event.from_status, event.to_status, event.cause, :now
-    FROM paid CROSS JOIN (VALUES (1, CAST(:created AS varchar), CAST(:paid AS varchar), CAST(:cause AS varchar)),
-                                 (2, CAST(:paid AS varchar), CAST(:fulfilled AS varchar),
-                                  CAST(:fulfilment_cause AS varchar))) AS event (step, from_status, to_status, cause)
+    FROM paid CROSS JOIN (VALUES (1, {_CREATED}, {_PAID}, CAST(:cause AS varchar)),
+                                 (2, {_PAID}, {_FULFILLED}, {_literal(services.FULFILMENT_CAUSE)}))
+         AS event (step, from_status, to_status, cause)
     ORDER BY event.step
 )
-SELECT EXISTS (SELECT FROM claim) AS claimed, (SELECT id FROM paid) AS order_id
-""").bindparams(bindparam("now", type_=UTCDateTime()))
+SELECT EXISTS (SELECT FROM seen) AS seen, (SELECT id FROM paid) AS order_id
+""").bindparams(bindparam("now", type_=UTCDateTime()))  # noqa: S608 - interpolated: only our constants, by _literal
 
 
 def claim(notification_id: str, event_type: str) -> bool:
@@ -145,26 +174,44 @@ def pay_and_fulfil_if_created(transaction: dict, cause: str) -> bool:
     return True
 
 
-def claim_pay_and_fulfil(notification_id: str, event_type: str, transaction: dict, cause: str) -> tuple[bool, bool]:
-    """``claim`` and ``pay_and_fulfil_if_created`` in one round trip where the database allows it (PostgreSQL).
+class FirstDelivery(enum.Enum):
+    FULFILLED = "fulfilled"  # paid, fulfilled, claimed and committed
+    SEEN = "seen"  # applied before: a duplicate
+    NOT_APPLIED = "not_applied"  # nothing written: the general path decides
 
-    Returns (claimed, fulfilled); the same rules and the same rows as the two calls.
+
+def apply_first_delivery(notification_id: str, event_type: str, transaction: dict, cause: str) -> FirstDelivery:
+    """PostgreSQL: a created order's first payment in one statement that commits on its own (see the module).
+
+    Outside the request's ORM session, on a connection of its own in autocommit: call it before the session
+    has written anything. ``NOT_APPLIED`` on SQLite, and wherever the statement applied nothing.
     """
-    connection = db.session.connection()
     amount = _amount(transaction)
-    if connection.dialect.name != "postgresql" or amount is None:
-        claimed = claim(notification_id, event_type)
-        return claimed, claimed and pay_and_fulfil_if_created(transaction, cause)
-    row = connection.execute(_FIRST_DELIVERY, {
-        "id": notification_id, "event_type": event_type, "now": utcnow(),
-        "out_trade_no": transaction.get("out_trade_no", ""), "amount_fen": amount[0], "currency": amount[1],
-        "payer_hash": services.payer_hash(transaction), "transaction_id": transaction.get("transaction_id"),
-        "created": OrderStatus.CREATED.value, "paid": OrderStatus.PAID.value,
-        "fulfilled": OrderStatus.FULFILLED.value, "cause": cause,
-        "fulfilment_cause": services.FULFILMENT_CAUSE, **_CATALOGUE}).one()
+    engine = db.engine
+    if engine.dialect.name != "postgresql" or amount is None:
+        return FirstDelivery.NOT_APPLIED
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            row = connection.execute(_FIRST_DELIVERY, {
+                "id": notification_id, "event_type": event_type, "now": utcnow(),
+                "out_trade_no": transaction.get("out_trade_no", ""), "amount_fen": amount[0], "currency": amount[1],
+                "payer_hash": services.payer_hash(transaction),
+                "transaction_id": transaction.get("transaction_id"), "cause": cause}).one()
+    except IntegrityError:  # a claim or a transaction id committed meanwhile by another path: nothing written
+        return FirstDelivery.NOT_APPLIED
     if row.order_id is not None:
-        shipping.upload_after_commit()  # WeChat may freeze the money until it has the shipping info
-    return row.claimed, row.order_id is not None
+        shipping.ring_after_fulfilment()  # WeChat may freeze the money until it has the shipping info
+        return FirstDelivery.FULFILLED
+    return FirstDelivery.SEEN if row.seen else FirstDelivery.NOT_APPLIED
+
+
+def claim_pay_and_fulfil(notification_id: str, event_type: str, transaction: dict, cause: str) -> tuple[bool, bool]:
+    """In the session's transaction: ``claim``, then, where ``apply_first_delivery`` could not run (SQLite),
+    ``pay_and_fulfil_if_created``. Returns (claimed, fulfilled)."""
+    claimed = claim(notification_id, event_type)
+    if not claimed or db.session.connection().dialect.name == "postgresql":
+        return claimed, False  # PostgreSQL: apply_first_delivery found no created order to pay
+    return claimed, pay_and_fulfil_if_created(transaction, cause)
 
 
 def handle_notification(headers: dict[str, str], raw_body: bytes) -> None:
@@ -177,6 +224,9 @@ def handle_notification(headers: dict[str, str], raw_body: bytes) -> None:
     resource = verified["resource"]
     payment = event == "TRANSACTION.SUCCESS"
     if payment and not services.merchant_mismatches(resource):
+        first = apply_first_delivery(verified["id"], event, resource, "notification")
+        if first is not FirstDelivery.NOT_APPLIED:
+            return  # fulfilled and committed, or a duplicate
         claimed, fulfilled = claim_pay_and_fulfil(verified["id"], event, resource, "notification")
     else:
         claimed, fulfilled = claim(verified["id"], event), False

@@ -68,11 +68,16 @@ def upload_after_commit() -> None:
 @event.listens_for(Session, "after_commit")
 def _ring_after_commit(session: Session) -> None:
     if session.info.pop(_SESSION_FLAG, False):
-        try:
-            ring()
-        except Exception:  # redis raises several connection/timeout classes
-            # The order is committed and pending: the periodic retry uploads it.
-            log.exception("shipping doorbell failed; the periodic retry will upload it")
+        ring_after_fulfilment()
+
+
+def ring_after_fulfilment() -> None:
+    """Ring for a fulfilment that has committed (a failure is logged: the periodic retry uploads the order)."""
+    try:
+        ring()
+    except Exception:  # redis raises several connection/timeout classes
+        # The order is committed and pending: the periodic retry uploads it.
+        log.exception("shipping doorbell failed; the periodic retry will upload it")
 
 
 @event.listens_for(Session, "after_soft_rollback")

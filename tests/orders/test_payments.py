@@ -1,11 +1,13 @@
 """Orders over HTTP: prepay through wechatpayv3 → the sandbox pays → signed notification → fulfilled."""
 
 import io
+import json
 import threading
+import time
 
 import pytest
 from PIL import Image
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from app.orders.models import Entitlement, Order, OrderEvent
 from tests.conftest import USES_POSTGRES
@@ -213,8 +215,9 @@ def _captured_notification(uploader, wechat_sandbox, capture, product="video_pac
 
 def test_a_notification_is_claimed_then_applied_in_one_statement_or_four(uploader, wechat_sandbox, dbx, app,
                                                                          capture, client):
-    """PostgreSQL: claim, pay + fulfil, entitlement and both events are one statement (data-modifying CTEs);
-    SQLite runs the same four one by one. A duplicate changes nothing either way."""
+    """PostgreSQL: claim, pay + fulfil, entitlement and both events are one statement (data-modifying CTEs) that
+    commits on its own (autocommit: no BEGIN, no COMMIT); SQLite runs the same four one by one in a transaction.
+    A duplicate changes nothing either way."""
     from sqlalchemy import event
 
     from app.extensions import db
@@ -222,9 +225,11 @@ def test_a_notification_is_claimed_then_applied_in_one_statement_or_four(uploade
 
     headers, body = _captured_notification(uploader, wechat_sandbox, capture)
     statements: list[str] = []
+    autocommit: list[bool] = []
 
     def record(conn, cursor, statement, *args):
         statements.append(statement.split()[0].upper())
+        autocommit.append(getattr(cursor.connection, "autocommit", None))  # psycopg's; sqlite3 has none on 3.11
 
     with app.app_context():
         engine = db.engine
@@ -237,7 +242,8 @@ def test_a_notification_is_claimed_then_applied_in_one_statement_or_four(uploade
     finally:
         event.remove(engine, "before_cursor_execute", record)
     if USES_POSTGRES:
-        assert first == ["WITH"] and duplicate == ["WITH"]  # the duplicate's claim finds the row: nothing written
+        assert first == ["WITH"] and duplicate == ["WITH"]  # the duplicate finds the claim: nothing written
+        assert autocommit == [True, True]  # each committed on its own: no BEGIN and COMMIT round trips
     else:
         assert first == ["INSERT", "UPDATE", "INSERT", "INSERT"]  # claim, pay + fulfil, entitlement, two events
         assert duplicate == ["INSERT"]  # the claim finds it: nothing else is read or written
@@ -252,6 +258,60 @@ def test_a_notification_is_claimed_then_applied_in_one_statement_or_four(uploade
     assert [p.event_type for p in dbx.run(lambda s: list(s.scalars(select(ProcessedNotification))))] == [
         "TRANSACTION.SUCCESS"]
     assert dbx.count(OrderEvent) == 3 and dbx.count(Entitlement) == 1  # the duplicate added nothing
+
+
+@pytest.mark.skipif(not USES_POSTGRES, reason="the one-statement path and its row lock are PostgreSQL's")
+@pytest.mark.parametrize("other_copy", ["commits", "rolls_back"])
+def test_a_first_delivery_waits_for_a_copy_in_flight_and_follows_its_outcome(uploader, wechat_sandbox, dbx, app,
+                                                                            capture, client, other_copy):
+    """Another copy of the notification, applied by the general path, holds the order's row and its claim
+    uncommitted. The one-statement path waits for the row lock; then, if that copy committed, the order is no
+    longer ``created``: it writes nothing and the claim finds the other copy's (a duplicate, acknowledged); if
+    that copy rolled back, the order is still ``created`` and is paid and fulfilled once."""
+    from app.extensions import db
+    from app.orders.models import ProcessedNotification
+
+    headers, body = _captured_notification(uploader, wechat_sandbox, capture, "video_generation")
+    notification_id = json.loads(body)["id"]
+    with app.app_context():
+        engine = db.engine
+    other = engine.connect()
+    other_tx = other.begin()
+    other.execute(text("INSERT INTO processed_notifications (id, event_type, received_at) "
+                       "VALUES (:id, 'TRANSACTION.SUCCESS', now())"), {"id": notification_id})
+    other.execute(text("UPDATE orders SET status = 'fulfilled', paid_at = now(), fulfilled_at = now()"))
+    other.execute(text("INSERT INTO entitlements (user_id, order_id, kind, credit_kind, credits_total, credits_used, "
+                       "created_at) SELECT user_id, id, 'credit', 'video', 1, 0, now() FROM orders"))
+    answers: list[int] = []
+
+    def deliver():
+        with app.test_client() as c:
+            answers.append(c.post(NOTIFY_PATH, data=body, headers=headers).status_code)
+
+    delivery = threading.Thread(target=deliver)
+    delivery.start()
+    try:
+        deadline = time.monotonic() + 10
+        with engine.connect() as watcher:  # until the delivery waits for the other copy's row lock
+            while not watcher.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                          "AND datname = current_database()")):
+                assert time.monotonic() < deadline, "the delivery never waited for the row lock"
+                time.sleep(0.02)
+    finally:
+        other_tx.commit() if other_copy == "commits" else other_tx.rollback()
+        other.close()
+        delivery.join(10)
+    assert answers == [204]
+    order = dbx.one(select(Order))
+    assert order.status == "fulfilled"
+    assert dbx.count(Entitlement) == 1 and dbx.count(ProcessedNotification) == 1
+    events = [(e.from_status, e.to_status, e.cause) for e in dbx.run(lambda s: list(s.scalars(
+        select(OrderEvent).order_by(OrderEvent.id))))]
+    if other_copy == "commits":  # the other copy's rows only: this delivery wrote nothing
+        assert events == [(None, "created", "user")] and order.transaction_id is None
+    else:
+        assert events == [(None, "created", "user"), ("created", "paid", "notification"),
+                          ("paid", "fulfilled", "entitlement_granted")] and order.transaction_id
 
 
 def test_a_payment_notified_after_the_user_cancelled_is_refunded(uploader, wechat_sandbox, dbx, capture, client):
