@@ -17,8 +17,10 @@ worker process, so the two compare like for like: the ratio is the share of a wo
 verification + decryption would account for. Also printed: server and client CPU per notification
 (``/proc``) and what a ``verify_notification`` call is made of.
 
-Set-up, all here: a temporary instance directory and SQLite file (or ``BENCH_DATABASE_URL``: a
-disposable database, e.g. PostgreSQL, migrated and filled), ``MIAOHUA_ENV=development``,
+Set-up, all here: a temporary instance directory and the database of ``bench.services.bench_database``
+(``BENCH_DATABASE_URL`` as given, a disposable database; else a fresh PostgreSQL database, dropped at the end, as
+production runs on PostgreSQL and its notification path is a statement of its own there; else a SQLite file),
+``MIAOHUA_ENV=development``,
 ``LOG_LEVEL=WARNING``, the sandbox's development merchant keys (``dev_credentials(<temp keys dir>)``)
 exported as the app's ``WECHAT_PAY_*`` variables, ``flask db upgrade`` and ``flask policy init``, then N
 users with WeChat identities. Redis: ``BENCH_REDIS_URL``, else a private ``redis-server`` on a free port
@@ -54,7 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.harness import cpu_count, cpu_model
-from bench.services import PrivateRedis
+from bench.services import PrivateRedis, bench_database
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTIFY_PATH = "/api/v1/payments/wechat/notify"
@@ -170,16 +172,13 @@ def run_step(args: list[str], env: dict[str, str], what: str) -> None:
 
 # --- set-up ---------------------------------------------------------------------------------------
 
-def configure(tmp: Path, redis_url: str | None) -> tuple[dict[str, str], str]:
-    """Environment of this process, the migration steps and gunicorn; returns it and the database note."""
+def configure(tmp: Path, database_url: str, redis_url: str | None) -> dict[str, str]:
+    """Environment of this process, the migration steps and gunicorn."""
     keys_dir = tmp / "wechat_sandbox_pay"
-    database_url = os.environ.get("BENCH_DATABASE_URL")
-    note = (f"BENCH_DATABASE_URL ({database_url.split(':', 1)[0]})" if database_url
-            else f"SQLite file {tmp / 'bench.db'}")
     # Before anything under app is imported: app.config reads MIAOHUA_INSTANCE_DIR at import.
     os.environ.update(
         MIAOHUA_ENV="development", LOG_LEVEL="WARNING", MIAOHUA_INSTANCE_DIR=str(tmp / "instance"),
-        DATABASE_URL=database_url or f"sqlite:///{tmp / 'bench.db'}", WECHAT_SANDBOX="1",
+        DATABASE_URL=database_url, WECHAT_SANDBOX="1",
         WECHAT_SANDBOX_PAY_KEYS_DIR=str(keys_dir), STORAGE_LOCAL_ROOT=str(tmp / "instance" / "objects"),
     )
     from devkit.wechat_sandbox.pay import dev_credentials
@@ -200,7 +199,7 @@ def configure(tmp: Path, redis_url: str | None) -> tuple[dict[str, str], str]:
     env = dict(os.environ)
     run_step(["-m", "flask", "--app", "wsgi:app", "db", "upgrade"], env, "flask db upgrade")
     run_step(["-m", "flask", "--app", "wsgi:app", "policy", "init"], env, "flask policy init")
-    return env, note
+    return env
 
 
 def sandbox_pay(keys_dir: str):
@@ -462,7 +461,8 @@ def main() -> int:
         else:
             redis_note = ("none (no redis-server on PATH): each fulfilment's shipping doorbell fails "
                           "and logs an ERROR")
-        env, db_note = configure(tmp, redis_url)
+        database_url, db_note = stack.enter_context(bench_database(tmp, "payments", allow_sqlite=True))
+        env = configure(tmp, database_url, redis_url)
 
         from app import create_app
 
