@@ -75,7 +75,7 @@ def _literal(value: str | int | None) -> str:
     if value is None:
         return "NULL"
     if isinstance(value, int):
-        return str(int(value))
+        return str(value)
     if ":" in value:  # text() would read it as a bind parameter
         raise ValueError(f"not a constant for the first-delivery statement: {value!r}")
     return String().literal_processor(postgresql.dialect())(value)
@@ -177,19 +177,20 @@ def pay_and_fulfil_if_created(transaction: dict, cause: str) -> bool:
 class FirstDelivery(enum.Enum):
     FULFILLED = "fulfilled"  # paid, fulfilled, claimed and committed
     SEEN = "seen"  # applied before: a duplicate
-    NOT_APPLIED = "not_applied"  # nothing written: the general path decides
+    NOT_APPLIED = "not_applied"  # it ran and wrote nothing: the general path decides
+    NOT_RUN = "not_run"  # SQLite, or no amount to check: the statements one by one, in the session's transaction
 
 
 def apply_first_delivery(notification_id: str, event_type: str, transaction: dict, cause: str) -> FirstDelivery:
     """PostgreSQL: a created order's first payment in one statement that commits on its own (see the module).
 
     Outside the request's ORM session, on a connection of its own in autocommit: call it before the session
-    has written anything. ``NOT_APPLIED`` on SQLite, and wherever the statement applied nothing.
+    has written anything.
     """
     amount = _amount(transaction)
     engine = db.engine
     if engine.dialect.name != "postgresql" or amount is None:
-        return FirstDelivery.NOT_APPLIED
+        return FirstDelivery.NOT_RUN
     try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             row = connection.execute(_FIRST_DELIVERY, {
@@ -205,15 +206,6 @@ def apply_first_delivery(notification_id: str, event_type: str, transaction: dic
     return FirstDelivery.SEEN if row.seen else FirstDelivery.NOT_APPLIED
 
 
-def claim_pay_and_fulfil(notification_id: str, event_type: str, transaction: dict, cause: str) -> tuple[bool, bool]:
-    """In the session's transaction: ``claim``, then, where ``apply_first_delivery`` could not run (SQLite),
-    ``pay_and_fulfil_if_created``. Returns (claimed, fulfilled)."""
-    claimed = claim(notification_id, event_type)
-    if not claimed or db.session.connection().dialect.name == "postgresql":
-        return claimed, False  # PostgreSQL: apply_first_delivery found no created order to pay
-    return claimed, pay_and_fulfil_if_created(transaction, cause)
-
-
 def handle_notification(headers: dict[str, str], raw_body: bytes) -> None:
     """Verify, decrypt and apply one notification; duplicates (same id) are acknowledged and ignored.
 
@@ -225,9 +217,11 @@ def handle_notification(headers: dict[str, str], raw_body: bytes) -> None:
     payment = event == "TRANSACTION.SUCCESS"
     if payment and not services.merchant_mismatches(resource):
         first = apply_first_delivery(verified["id"], event, resource, "notification")
-        if first is not FirstDelivery.NOT_APPLIED:
+        if first in (FirstDelivery.FULFILLED, FirstDelivery.SEEN):
             return  # fulfilled and committed, or a duplicate
-        claimed, fulfilled = claim_pay_and_fulfil(verified["id"], event, resource, "notification")
+        claimed = claim(verified["id"], event)  # in this transaction; waits for a copy in flight
+        # Where the one statement ran, it has just tried a created order's payment: the general path decides.
+        fulfilled = claimed and first is FirstDelivery.NOT_RUN and pay_and_fulfil_if_created(resource, "notification")
     else:
         claimed, fulfilled = claim(verified["id"], event), False
     if not claimed:
