@@ -34,6 +34,7 @@ import itertools
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -275,6 +276,18 @@ def run(*, duration_s: float, connections: list[int], phones: int = PHONES, logi
                 log(f"  {step.describe()}")
                 if not server.alive():
                     raise RuntimeError(f"{label}: gunicorn died\n{server.log_tail()}")
+        held = []
+        peak_c = peak_connections(app_steps)
+        if peak_c is not None:  # the overload row's measure: the peak's connections and the last's, alternated
+            log(f"  overload: c={peak_c} and c={app_steps[-1].connections} alternated {HOLD_ROUNDS} times")
+            for _round in range(HOLD_ROUNDS):
+                pair = []
+                for c in (peak_c, app_steps[-1].connections):
+                    logins_per_s = max(app_steps[-1].rps * LOGIN_SHARE * 2.5, LOGINS_PER_S_CEILING / 4)
+                    next_code = write_codes(data_dir, sandbox, users, int(logins_per_s * duration_s) + 20, next_code)
+                    pair.append(run_wrk(app.base_url, c, duration_s, data_dir, mix, "hold", app))
+                    log(f"  {pair[-1].describe()}")
+                held.append((pair[0], pair[1]))
         settle_deadline = time.monotonic() + 30
         while sandbox.media_check_statuses().get("pending") and time.monotonic() < settle_deadline:
             time.sleep(0.5)
@@ -289,32 +302,71 @@ def run(*, duration_s: float, connections: list[int], phones: int = PHONES, logi
         warnings = Counter(re.findall(r'"message": "([^"]+)"', app.log_tail(1_000_000)))
         if warnings:
             log(f"  app log (WARNING and above) by message: {dict(warnings)}")
-    return rows_for(base_steps, app_steps, problems, notes) + overload_rows(app_steps) + kind_rows(kind_steps)
+    return (rows_for(base_steps, app_steps, problems, notes) + overload_rows(app_steps, held)
+            + kind_rows(kind_steps))
 
 
 HOLD_SHARE, PEAK_P99_MS = 0.90, 300.0  # issue #20: the last step keeps >= 90 % of the peak; p99 at the peak
+# The overload row's rates: the best step's connections and the last step's, alternated this many times. One
+# 10 s step against the best of seven is biased against the last (the best of several noisy readings is
+# above their mean): on 2026-12-07 the stepping read 85 % where c=32 and c=64 alternated straight after
+# served 101-102 % (docs/performance.md).
+HOLD_ROUNDS = 3
 
 
-def overload_rows(steps: list[Step]) -> list[Row]:
+def peak_connections(steps: list[Step]) -> int | None:
+    """The connections of the best clean step, when it is not the last step (None: nothing to alternate)."""
+    clean = [s for s in steps if not s.errors and s.ok]
+    if len(clean) < 2 or steps[-1] not in clean:
+        return None
+    best = max(clean, key=lambda s: s.rps)
+    return None if best.connections == steps[-1].connections else best.connections
+
+
+def overload_rows(steps: list[Step], held: list[tuple[Step, Step]] | None = None) -> list[Row]:
     """Does the mix hold its peak under more connections than it needs? The last (largest) step's rate
     against the best step's, and the p99 where the peak is reached: at the knee (``knee``), the fewest
     connections that saturate the server; or at the best step, where it never saturates. Past the knee a
     closed loop only queues: at 64 connections and ~240 req/s the mean wait alone is 64 / 240 = 270 ms
-    (Little's law), whatever the server does, so the best of a flat plateau's steps is no measure of it."""
+    (Little's law), whatever the server does, so the best of a flat plateau's steps is no measure of it.
+
+    ``held``: (best step's connections, last step's) pairs run alternately after the steps; when given,
+    the rates compared are their medians, and an error at the last step's connections in any of them fails."""
     clean = [s for s in steps if not s.errors and s.ok]
+    name = "load: overload (last step vs peak)"
     if len(clean) < 2 or steps[-1] not in clean:
-        return [Row("load: overload (last step vs peak)", "-", "-", "-", f">= {HOLD_SHARE:.0%}, p99 <= 300 ms",
+        return [Row(name, "-", "-", "-", f">= {HOLD_SHARE:.0%}, p99 <= 300 ms",
                     "FAIL", "the last step had errors" if steps and steps[-1].errors else "too few clean steps")]
     best, last = max(clean, key=lambda s: s.rps), steps[-1]
     pair = knee(clean)
     at_peak = pair[0] if pair is not None else best
     share, p99 = last.rps / best.rps, at_peak.latency_ms.get("p99", 1e9)
-    return [Row("load: overload (last step vs peak)",
-                f"peak {best.rps:.0f} req/s (c={best.connections}); reached at c={at_peak.connections}, "
-                f"p99 {p99:.0f} ms",
-                f"{last.rps:.0f} req/s (c={last.connections}, p99 {last.latency_ms.get('p99', 0):.0f} ms)",
-                f"{share:.0%}", f">= {HOLD_SHARE:.0%}, p99 <= {PEAK_P99_MS:.0f} ms",
-                verdict(share >= HOLD_SHARE and p99 <= PEAK_P99_MS))]
+    target = f">= {HOLD_SHARE:.0%}, p99 <= {PEAK_P99_MS:.0f} ms"
+    if not held:
+        return [Row(name,
+                    f"peak {best.rps:.0f} req/s (c={best.connections}); reached at c={at_peak.connections}, "
+                    f"p99 {p99:.0f} ms",
+                    f"{last.rps:.0f} req/s (c={last.connections}, p99 {last.latency_ms.get('p99', 0):.0f} ms)",
+                    f"{share:.0%}", target, verdict(share >= HOLD_SHARE and p99 <= PEAK_P99_MS))]
+    peak_rates, last_rates = [a.rps for a, _b in held], [b.rps for _a, b in held]
+    held_share = statistics.median(last_rates) / statistics.median(peak_rates)
+    erring = [dict(b.errors) for _a, b in held if b.errors]
+    note = (f"alternated {len(held)} times after the steps; the steps alone: c={last.connections} "
+            f"{last.rps:.0f} req/s against the best step's {best.rps:.0f}, {share:.0%}")
+    if erring:
+        note += f"; errors at c={last.connections}: {erring}"
+    return [Row(name,
+                f"c={best.connections}: {_listed(peak_rates)} req/s (median "
+                f"{statistics.median(peak_rates):.0f}); peak reached at c={at_peak.connections}, p99 {p99:.0f} ms",
+                f"c={last.connections}: {_listed(last_rates)} req/s (median "
+                f"{statistics.median(last_rates):.0f}), p99 up to "
+                f"{max(b.latency_ms.get('p99', 0) for _a, b in held):.0f} ms",
+                f"{held_share:.0%}", target,
+                verdict(held_share >= HOLD_SHARE and p99 <= PEAK_P99_MS and not erring), note)]
+
+
+def _listed(rates: list[float]) -> str:
+    return ", ".join(f"{rate:.0f}" for rate in rates)
 
 
 def kind_rows(steps: dict[str, Step]) -> list[Row]:

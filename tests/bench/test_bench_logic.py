@@ -13,7 +13,7 @@ from bench.__main__ import payments_rows
 from bench.generation import MEMORY_BUDGET_MIB, style_rows
 from bench.generation_queue import percentile
 from bench.harness import cpu_count
-from bench.load import P99_SLO_MS, Step, overload_rows, rows_for, saturation, sustained
+from bench.load import P99_SLO_MS, Step, overload_rows, peak_connections, rows_for, saturation, sustained
 from bench.report import Row, format_table, read_rows, write_rows
 from bench.upload_memory import MAX_GROWTH_MIB
 from bench.upload_memory import row_for as upload_memory_row
@@ -156,3 +156,30 @@ def test_the_load_test_serves_both_sides_as_production_does_unless_told_otherwis
     monkeypatch.setenv("BENCH_GUNICORN_ARGS", "-w 3 -k sync")
     monkeypatch.setattr(harness, "GUNICORN_ARGS", ["-w", "3", "-k", "sync"])
     assert harness.deployed_gunicorn_args() == ["-w", "3", "-k", "sync"]
+
+
+def test_the_overload_row_compares_the_medians_of_the_alternated_peak_and_last_connections():
+    steps = [step(2, 500, p99=100), step(16, 1000, p99=250), step(32, 980, p99=400), step(64, 850, p99=900)]
+    assert peak_connections(steps) == 16
+    [by_steps] = overload_rows(steps)
+    assert by_steps.verdict == "FAIL" and by_steps.ratio == "85%"  # one reading against the best of several
+    held = [(step(16, 1000), step(64, 960)), (step(16, 940), step(64, 990)), (step(16, 970), step(64, 900))]
+    [row] = overload_rows(steps, held)
+    assert row.verdict == "PASS" and row.ratio == "99%"  # medians 960 / 970
+    assert "c=16: 100, 94, 97 req/s (median 97)" in row.baseline and "c=64: 96, 99, 90" in row.subject
+    assert "the steps alone: c=64 85 req/s against the best step's 100, 85%" in row.note
+    lower = [(step(16, 1000), step(64, 850)), (step(16, 990), step(64, 880)), (step(16, 1010), step(64, 990))]
+    [row] = overload_rows(steps, lower)
+    assert row.verdict == "FAIL" and row.ratio == "88%"  # the medians 880 / 1000: a real drop
+    erring = [(step(16, 1000), step(64, 990)), (step(16, 1000), step(64, 990, errors=Counter({"status 503": 2})))]
+    [row] = overload_rows(steps, erring)
+    assert row.verdict == "FAIL" and "status 503" in row.note
+    [row] = overload_rows([step(2, 500, p99=320), step(4, 510, p99=600), step(64, 505, p99=900)],
+                          [(step(4, 510), step(64, 505))])
+    assert row.verdict == "FAIL"  # held, but slow at the peak
+
+
+def test_nothing_is_alternated_when_the_last_step_is_the_best_or_erred():
+    assert peak_connections([step(2, 500), step(16, 900), step(64, 1000)]) is None
+    assert peak_connections([step(2, 500), step(64, 1000, errors=Counter({"socket timeout": 1}))]) is None
+    assert peak_connections([step(64, 1000)]) is None
