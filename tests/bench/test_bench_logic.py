@@ -64,6 +64,9 @@ def test_saturation_is_where_doubling_connections_stops_paying():
     assert saturation([step(1, 100), step(2, 190), step(4, 200), step(8, 205)]).startswith(
         "saturates at ~20 req/s from c=2")
     assert saturation([step(1, 100), step(2, 190)]).startswith("still growing at c=2")
+    # One slow step is no plateau: the server saturates where no later step is 10 % faster.
+    dip = [step(1, 17460), step(2, 16410), step(4, 45200), step(8, 43590), step(16, 46140)]
+    assert saturation(dip).startswith("saturates at ~4520 req/s from c=4")
 
 
 def test_the_load_row_fails_without_a_good_step_or_with_a_problem_found_afterwards():
@@ -131,7 +134,7 @@ def test_the_p99_at_the_peak_is_read_where_the_server_saturates_not_at_the_most_
     # A flat plateau from c=4 on: the best rate happens to be the last step, whose latency is queueing.
     plateau = [step(2, 2040, p99=55), step(4, 2180, p99=57), step(8, 2000, p99=82), step(64, 2370, p99=357)]
     [row] = overload_rows(plateau)
-    assert row.verdict == "PASS" and row.ratio == "100%" and "reached at c=2, p99 55 ms" in row.baseline
+    assert row.verdict == "PASS" and row.ratio == "100%" and "reached at c=4, p99 57 ms" in row.baseline
     # Still growing at the last step: the peak is that step, and its p99 counts.
     [row] = overload_rows([step(2, 500, p99=100), step(16, 1000, p99=200), step(64, 1900, p99=400)])
     assert row.verdict == "FAIL" and "reached at c=64, p99 400 ms" in row.baseline
