@@ -289,6 +289,8 @@ def run(*, duration_s: float, connections: list[int], phones: int = PHONES, logi
                     next_code = write_codes(data_dir, sandbox, users, int(logins_per_s * duration_s) + 20, next_code)
                     pair.append(run_wrk(app.base_url, c, duration_s, data_dir, mix, "hold", app))
                     log(f"  {pair[-1].describe()}")
+                    if not app.alive():
+                        raise RuntimeError(f"app: gunicorn died\n{app.log_tail()}")
                 held.append((pair[0], pair[1]))
         settle_deadline = time.monotonic() + 30
         while sandbox.media_check_statuses().get("pending") and time.monotonic() < settle_deadline:
@@ -333,7 +335,8 @@ def overload_rows(steps: list[Step], held: list[tuple[Step, Step]] | None = None
     (Little's law), whatever the server does, so the best of a flat plateau's steps is no measure of it.
 
     ``held``: (best step's connections, last step's) pairs run alternately after the steps; when given,
-    the rates compared are their medians, and an error at the last step's connections in any of them fails."""
+    the rates compared are their medians, and an error in any of them fails (an erring peak step would
+    flatter the share)."""
     clean = [s for s in steps if not s.errors and s.ok]
     name = "load: overload (last step vs peak)"
     if len(clean) < 2 or steps[-1] not in clean:
@@ -352,15 +355,15 @@ def overload_rows(steps: list[Step], held: list[tuple[Step, Step]] | None = None
                     f"{share:.0%}", target, verdict(share >= HOLD_SHARE and p99 <= PEAK_P99_MS))]
     peak_rates, last_rates = [a.rps for a, _b in held], [b.rps for _a, b in held]
     held_share = statistics.median(last_rates) / statistics.median(peak_rates)
-    erring = [dict(b.errors) for _a, b in held if b.errors]
+    erring = [f"c={s.connections}: {dict(s.errors)}" for pair in held for s in pair if s.errors]
     note = (f"alternated {len(held)} times after the steps; the steps alone: c={last.connections} "
             f"{last.rps:.0f} req/s against the best step's {best.rps:.0f}, {share:.0%}")
     if erring:
-        note += f"; errors at c={last.connections}: {erring}"
+        note += f"; errors: {'; '.join(erring)}"
     return [Row(name,
-                f"c={best.connections}: {_listed(peak_rates)} req/s (median "
+                f"c={held[0][0].connections}: {_listed(peak_rates)} req/s (median "
                 f"{statistics.median(peak_rates):.0f}); peak reached at c={at_peak.connections}, p99 {p99:.0f} ms",
-                f"c={last.connections}: {_listed(last_rates)} req/s (median "
+                f"c={held[0][1].connections}: {_listed(last_rates)} req/s (median "
                 f"{statistics.median(last_rates):.0f}), p99 up to "
                 f"{max(b.latency_ms.get('p99', 0) for _a, b in held):.0f} ms",
                 f"{held_share:.0%}", target,

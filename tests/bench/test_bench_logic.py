@@ -176,7 +176,10 @@ def test_the_overload_row_compares_the_medians_of_the_alternated_peak_and_last_c
     assert row.verdict == "FAIL" and row.ratio == "88%"  # the medians 880 / 1000: a real drop
     erring = [(step(16, 1000), step(64, 990)), (step(16, 1000), step(64, 990, errors=Counter({"status 503": 2})))]
     [row] = overload_rows(steps, erring)
-    assert row.verdict == "FAIL" and "status 503" in row.note
+    assert row.verdict == "FAIL" and "c=64: {'status 503': 2}" in row.note
+    slow_peak = [(step(16, 1000), step(64, 990)), (step(16, 700, errors=Counter({"socket timeout": 3})), step(64, 990))]
+    [row] = overload_rows(steps, slow_peak)
+    assert row.verdict == "FAIL" and "c=16: {'socket timeout': 3}" in row.note  # an erring peak flatters the share
     [row] = overload_rows([step(2, 500, p99=320), step(4, 510, p99=600), step(64, 505, p99=900)],
                           [(step(4, 510), step(64, 505))])
     assert row.verdict == "FAIL"  # held, but slow at the peak
