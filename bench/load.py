@@ -269,9 +269,15 @@ def run(*, duration_s: float, connections: list[int], phones: int = PHONES, logi
             kind_steps[kind] = run_wrk(server.base_url, KIND_CONNECTIONS, KIND_SECONDS, data_dir, kind, kind, server)
             log(f"  alone: {kind_steps[kind].describe()}")
         base_steps, app_steps = [], []
-        for c in connections:
+
+        def mint_codes_for_a_step() -> None:
+            """More fresh login codes than the next mix step can use: 2.5× the logins of the last step's rate."""
+            nonlocal next_code
             logins_per_s = max(app_steps[-1].rps * LOGIN_SHARE * 2.5 if app_steps else 0, LOGINS_PER_S_CEILING / 4)
             next_code = write_codes(data_dir, sandbox, users, int(logins_per_s * duration_s) + 20, next_code)
+
+        for c in connections:
+            mint_codes_for_a_step()
             for label, server, target_mix, steps in (("bare", bare, "root", base_steps), ("app", app, mix, app_steps)):
                 step = run_wrk(server.base_url, c, duration_s, data_dir, target_mix, label, server)
                 steps.append(step)
@@ -285,8 +291,7 @@ def run(*, duration_s: float, connections: list[int], phones: int = PHONES, logi
             for _round in range(HOLD_ROUNDS):
                 pair = []
                 for c in (peak_c, app_steps[-1].connections):
-                    logins_per_s = max(app_steps[-1].rps * LOGIN_SHARE * 2.5, LOGINS_PER_S_CEILING / 4)
-                    next_code = write_codes(data_dir, sandbox, users, int(logins_per_s * duration_s) + 20, next_code)
+                    mint_codes_for_a_step()
                     pair.append(run_wrk(app.base_url, c, duration_s, data_dir, mix, "hold", app))
                     log(f"  {pair[-1].describe()}")
                     if not app.alive():
@@ -318,10 +323,16 @@ HOLD_SHARE, PEAK_P99_MS = 0.90, 300.0  # issue #20: the last step keeps >= 90 % 
 HOLD_ROUNDS = 3
 
 
+def _clean_steps(steps: list[Step]) -> list[Step] | None:
+    """The steps without errors, when there are two or more and the last is one of them (else None)."""
+    clean = [s for s in steps if not s.errors and s.ok]
+    return clean if len(clean) >= 2 and steps[-1] in clean else None
+
+
 def peak_connections(steps: list[Step]) -> int | None:
     """The connections of the best clean step, when it is not the last step (None: nothing to alternate)."""
-    clean = [s for s in steps if not s.errors and s.ok]
-    if len(clean) < 2 or steps[-1] not in clean:
+    clean = _clean_steps(steps)
+    if clean is None:
         return None
     best = max(clean, key=lambda s: s.rps)
     return None if best.connections == steps[-1].connections else best.connections
@@ -337,9 +348,9 @@ def overload_rows(steps: list[Step], held: list[tuple[Step, Step]] | None = None
     ``held``: (best step's connections, last step's) pairs run alternately after the steps; when given,
     the rates compared are their medians, and an error in any of them fails (an erring peak step would
     flatter the share)."""
-    clean = [s for s in steps if not s.errors and s.ok]
+    clean = _clean_steps(steps)
     name = "load: overload (last step vs peak)"
-    if len(clean) < 2 or steps[-1] not in clean:
+    if clean is None:
         return [Row(name, "-", "-", "-", f">= {HOLD_SHARE:.0%}, p99 <= 300 ms",
                     "FAIL", "the last step had errors" if steps and steps[-1].errors else "too few clean steps")]
     best, last = max(clean, key=lambda s: s.rps), steps[-1]

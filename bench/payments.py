@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.harness import cpu_count, cpu_model
-from bench.services import PrivateRedis, bench_database
+from bench.services import PrivateRedis, bench_database, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTIFY_PATH = "/api/v1/payments/wechat/notify"
@@ -163,13 +163,6 @@ class Gunicorn:
         return process_tree_cpu_s(self.proc.pid) if self.proc is not None else None
 
 
-def run_step(args: list[str], env: dict[str, str], what: str) -> None:
-    out = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
-                         check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"{what} failed (exit {out.returncode}):\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
-
-
 # --- set-up ---------------------------------------------------------------------------------------
 
 def configure(tmp: Path, database_url: str, redis_url: str | None) -> dict[str, str]:
@@ -197,8 +190,7 @@ def configure(tmp: Path, database_url: str, redis_url: str | None) -> dict[str, 
     else:
         os.environ.pop("REDIS_URL", None)
     env = dict(os.environ)
-    run_step(["-m", "flask", "--app", "wsgi:app", "db", "upgrade"], env, "flask db upgrade")
-    run_step(["-m", "flask", "--app", "wsgi:app", "policy", "init"], env, "flask policy init")
+    migrate(env)
     return env
 
 
