@@ -1,6 +1,7 @@
 """Encrypted objects: a database row (with the wrapped data key) plus ciphertext in the object store.
 
-``store`` writes the ciphertext first and the row in the caller's transaction; if that transaction
+``store`` writes the ciphertext first and the row in the caller's transaction (a prebuilt INSERT at once; the
+object joins the session as loaded); if the INSERT fails the file goes with it, and if that transaction
 then fails, ``discard_unsaved`` removes the file, so no orphan is left. ``destroy`` deletes the file
 and drops the wrapped key (crypto-shredding) in one step the caller commits.
 """
@@ -13,7 +14,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import LargeBinary, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, make_transient_to_detached, mapped_column
 
 from app.core import vault
 from app.core.db import UTCDateTime, utcnow
@@ -36,29 +37,50 @@ class StoredObject(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
+    # The file's key as ``store`` wrote it, outside the mapped columns: a rollback expires those, and
+    # ``discard_unsaved`` must find the file of a row that was never committed without querying for it.
+    written_key = None  # str once written (not annotated: declarative would try to map it)
+
     @property
     def storage_key(self) -> str:
         return f"{self.kind}/{self.id[:2]}/{self.id}"
 
 
+_INSERT = StoredObject.__table__.insert()  # built once: the upload's hot path (issue #20)
+_COLUMNS = [c.key for c in StoredObject.__table__.c]
+
+
 def store(kind: str, plaintext: bytes, mime_type: str) -> StoredObject:
-    obj = StoredObject(id=uuid.uuid4().hex, kind=kind, mime_type=mime_type, size=len(plaintext))
+    """Encrypt and write ``plaintext``, and insert its row in the caller's transaction (which commits it).
+
+    One prebuilt Core INSERT rather than the ORM's flush: with the upload's own row done alike, an upload's
+    writes (file, rows, commit) cost 3.5 instead of 4.2 ms of CPU (issue #20). Every column is set here, and
+    the object joins the session as loaded (no SELECT, and nothing left for a flush to write)."""
+    obj = StoredObject(id=uuid.uuid4().hex, kind=kind, mime_type=mime_type, size=len(plaintext),
+                       created_at=utcnow(), destroyed_at=None)
     sealed = vault.seal(obj.id, plaintext)
     obj.kek_id, obj.wrapped_key = sealed.kek_id, sealed.wrapped_key
+    obj.written_key = obj.storage_key
     try:
-        object_store().put(obj.storage_key, sealed.ciphertext)
+        object_store().put(obj.written_key, sealed.ciphertext)
     except OSError as exc:  # the store already removed its partial file; the caller wrote no row yet
         log.error("object store write failed", extra={"kind": kind, "errno": exc.errno})
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise StorageFull() from exc
         raise StorageUnavailable() from exc
+    try:
+        db.session.connection().execute(_INSERT, {key: getattr(obj, key) for key in _COLUMNS})
+    except BaseException:
+        object_store().delete(obj.written_key)  # no row points at it: an orphan otherwise
+        raise
+    make_transient_to_detached(obj)  # every column set above: persistent as loaded, no SELECT
     db.session.add(obj)
     return obj
 
 
 def discard_unsaved(obj: StoredObject) -> None:
-    """The transaction that would have recorded ``obj`` failed: remove its file."""
-    object_store().delete(obj.storage_key)
+    """The transaction that would have recorded ``obj`` failed (rolled back or not): remove its file."""
+    object_store().delete(obj.written_key or obj.storage_key)
 
 
 def read(obj: StoredObject) -> bytes:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import math
+import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, make_transient_to_detached
 
 from app.accounts.services import get_user, lock_user
 from app.core import objects, ratelimit
@@ -79,11 +80,8 @@ def ingest(user: User, data: bytes, declaration: str) -> Upload:
     # only as often as the rate limit above allows, as a refused photo does.
     check_unclaimed(user)
     stored = objects.store(DATA_KIND, image.jpeg, "image/jpeg")
-    upload = Upload(user_id=user.id, status=UploadStatus.PENDING_REVIEW if checking else UploadStatus.READY,
-                    declaration=declaration, stored_object=stored, width=image.width, height=image.height,
-                    source_format=image.source_format)
-    db.session.add(upload)
     try:
+        upload = _insert_upload(user, declaration, stored, image, checking)
         commit_keeping_loaded(db.session)  # the content check and the answer read what was just written
     except Exception:
         db.session.rollback()
@@ -91,6 +89,27 @@ def ingest(user: User, data: bytes, declaration: str) -> Upload:
         raise
     if checking:
         content_check.start(upload, user, keep_loaded=True)
+    return upload
+
+
+_INSERT_UPLOAD = Upload.__table__.insert().returning(Upload.__table__.c.id)  # built once (issue #20)
+_UPLOAD_COLUMNS = [c.key for c in Upload.__table__.c if c.key != "id"]
+
+
+def _insert_upload(user: User, declaration: str, stored: objects.StoredObject, image: images.NormalisedImage,
+                   checking: bool) -> Upload:
+    """The upload's row, one prebuilt INSERT (cheaper than the ORM's flush); the ``Upload`` joins the session
+    as loaded, every column set, so the answer and the content check read it without a query."""
+    upload = Upload(public_id=uuid.uuid4().hex, user_id=user.id,
+                    status=UploadStatus.PENDING_REVIEW if checking else UploadStatus.READY,
+                    declaration=declaration, object_id=stored.id, width=image.width, height=image.height,
+                    source_format=image.source_format, review_trace_id=None, rejection_reason=None,
+                    claimed_by=None, created_at=utcnow(), reviewed_at=None, deleted_at=None, delete_reason=None)
+    upload.id = db.session.connection().execute(
+        _INSERT_UPLOAD, {key: getattr(upload, key) for key in _UPLOAD_COLUMNS}).scalar_one()
+    upload.stored_object = stored
+    make_transient_to_detached(upload)
+    db.session.add(upload)
     return upload
 
 

@@ -21,6 +21,7 @@ from app.consent.policy import ensure_initial_version
 from app.core import objects
 from app.core.jobs import redis_connection
 from app.core.objects import StoredObject
+from app.core.storage import LocalObjectStore
 from app.extensions import db
 from app.uploads.models import Upload
 from tests.conftest import Sandbox, make_app
@@ -130,3 +131,24 @@ def test_database_lost_after_the_photo_was_stored_leaves_no_file_and_no_row(pg, 
     response = post_photo(phone, sample_jpeg)
     assert response.status_code == 201, response.get_json()
     assert count(pg, Upload) == 1 and len(stored_files(pg) - files_before) == 1
+
+
+def test_database_lost_while_the_photo_is_written_leaves_no_file_and_no_row(pg, postgres, wechat_sandbox,
+                                                                           sample_jpeg, monkeypatch):
+    """``objects.store`` inserts the stored object's row right after writing its file: when that INSERT
+    fails, the file goes too (the upload's own rollback only knows the objects ``store`` returned)."""
+    phone = adult_uploader(pg, wechat_sandbox)
+    files_before = stored_files(pg)
+    real_put = LocalObjectStore.put
+
+    def put_then_lose_the_database(self, key, data):
+        real_put(self, key, data)
+        postgres.stop()  # the ciphertext is on disk; the stored object's INSERT will fail
+
+    monkeypatch.setattr(LocalObjectStore, "put", put_then_lose_the_database)
+    assert_database_unavailable(post_photo(phone, sample_jpeg))
+    monkeypatch.undo()
+    assert stored_files(pg) == files_before
+
+    postgres.start()
+    assert count(pg, Upload) == 0 and count(pg, StoredObject) == 0

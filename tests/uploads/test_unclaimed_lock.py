@@ -4,12 +4,15 @@ upload, after the image work (issue #20: the upload's SQL)."""
 import io
 import threading
 import time
+from datetime import datetime
 
 import pytest
+from PIL import Image
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
 from app.accounts.models import User
+from app.core.objects import StoredObject
 from app.extensions import db
 from app.uploads import services
 from app.uploads.models import Upload
@@ -82,3 +85,26 @@ def test_two_uploads_at_once_at_the_cap_store_one(app, uploader, sample_jpeg, ca
         thread.join(30)
     assert sorted(answers) == [201, 429]
     assert dbx.count(Upload, Upload.deleted_at.is_(None)) == 1
+
+
+def test_an_upload_inserts_its_two_rows_once_and_answers_what_it_wrote(app, uploader, sample_jpeg, dbx):
+    """The stored object's and the upload's rows are two prebuilt INSERTs (issue #20, no ORM flush); the answer
+    and the content check read what was written, not the database again, and it is what the database holds."""
+    with statements(app) as sent:
+        response = post_photo(uploader, sample_jpeg)
+    assert response.status_code == 201, response.get_json()
+    inserts = [i for i, s in enumerate(sent) if s.lstrip().startswith("INSERT")]
+    assert [sent[i].split()[2] for i in inserts] == ["stored_objects", "uploads"], sent
+    after = sent[inserts[0]:]
+    assert not any(s.lstrip().startswith("SELECT") and ("FROM uploads" in s or "FROM stored_objects" in s)
+                   for s in after), after
+    data = response.get_json()["data"]
+    upload = dbx.one(select(Upload).where(Upload.public_id == data["id"]))
+    stored = dbx.one(select(StoredObject).where(StoredObject.id == upload.object_id))
+    assert (upload.status, upload.width, upload.height, upload.declaration) == (
+        data["status"], data["width"], data["height"], data["declaration"])
+    assert upload.created_at == datetime.fromisoformat(data["created_at"])  # to the microsecond
+    assert stored.kind == "portrait_upload" and stored.wrapped_key and stored.destroyed_at is None
+    with app.app_context():  # the row's wrapped key opens the file written
+        photo = Image.open(io.BytesIO(services.photo_under_review(data["id"])))
+    assert (photo.format, photo.size) == ("JPEG", (data["width"], data["height"]))
