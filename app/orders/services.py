@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import insert, select
-from sqlalchemy.orm import make_transient_to_detached
 
 from app.accounts.services import openid_of
 from app.core import idempotency
 from app.core.crypto import lookup_hash
-from app.core.db import utcnow
+from app.core.db import insert_as_loaded, utcnow
 from app.core.errors import ApiError, Conflict, NotFound, ServiceUnavailable
 from app.core.i18n import _l
 from app.core.pagination import PageQuery, paginate
@@ -37,8 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_ORDER_COLUMNS = [c for c in Order.__table__.c if c.key != "id"]
-_INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)  # built once (see notifications.py)
 _INSERT_EVENT = insert(OrderEvent.__table__)
 
 PREPAY_VALID = timedelta(hours=2)
@@ -111,8 +108,8 @@ def create_order(user: User, product_id: str, subject_id: str | None) -> tuple[O
     number), and an insert that fails after it leaves only an unused prepay at WeChat, which expires
     unpaid (nobody got its ``paySign``). The order and its first event are two prebuilt Core inserts (the
     ORM's unit of work cost more than both statements); the returned ``Order`` is placed in the session as
-    loaded, without a query. Committed through ``idempotency.commit``: with its stored answer when the
-    request carries an Idempotency-Key.
+    loaded, without a query (``insert_as_loaded``). Committed through ``idempotency.commit``: with its stored
+    answer when the request carries an Idempotency-Key.
     """
     product = PRODUCTS.get(product_id)
     if product is None:
@@ -127,12 +124,10 @@ def create_order(user: User, product_id: str, subject_id: str | None) -> tuple[O
                   created_at=now, expires_at=now + timedelta(seconds=current_app.config["ORDER_TTL_S"]),
                   paid_at=None, fulfilled_at=None, closed_at=None, shipping_uploaded_at=None)
     order.prepay_id = _ask_prepay(order, openid)
-    connection = db.session.connection()
-    order.id = connection.execute(_INSERT_ORDER, {c.key: getattr(order, c.key) for c in _ORDER_COLUMNS}).scalar_one()
-    connection.execute(_INSERT_EVENT, {"order_id": order.id, "from_status": None, "to_status": OrderStatus.CREATED,
-                                       "cause": "user", "created_at": now})
-    make_transient_to_detached(order)  # every column set above: persistent as loaded, no SELECT
-    db.session.add(order)
+    insert_as_loaded(db.session, order)  # every column set above: persistent as loaded, no SELECT
+    db.session.connection().execute(_INSERT_EVENT, {"order_id": order.id, "from_status": None,
+                                                    "to_status": OrderStatus.CREATED, "cause": "user",
+                                                    "created_at": now})
     idempotency.commit()
     return order, wechatpay.request_payment_params(order.prepay_id)
 
