@@ -150,8 +150,8 @@ BENCHMARKS = {b.name: b for b in (
     Benchmark("generation", "per-style CPU and memory, queue latency, 2 workers vs 1", run_generation),
     Benchmark("job_poll", "GET /jobs/<id> at 10/10k/100k queued over 1M job rows vs bare Flask; polls/s with "
               "next_poll_after_s", run_job_poll),
-    Benchmark("hotpaths", "server CPU of /me, login, order, notification, upload vs bare Flask; where it goes",
-              run_hotpaths),
+    Benchmark("hotpaths", "server CPU of /me, the job poll, login, order, notification, upload vs bare Flask; "
+              "where it goes", run_hotpaths),
     Benchmark("load", "the mini-program's traffic mix on gunicorn + PostgreSQL + Redis + 2 workers", run_load),
 )}
 

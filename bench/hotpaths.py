@@ -7,6 +7,10 @@ scratch database; SQLite when none answers) and a private Redis, with the WeChat
 of this process (the app calls it over HTTP, as it calls WeChat); requests sent one at a time from here:
 
 - ``me``: ``GET /api/v1/me`` with a bearer token;
+- ``poll`` / ``poll_304``: ``GET /api/v1/jobs/<id>`` of the phone's queued job (10 jobs ahead of it in RQ's list;
+  its row written here, as ``bench.job_poll`` does), plain / with its ETag as ``If-None-Match``. The verdict on
+  the poll's target is ``bench.job_poll``'s (under load, at three queue lengths); these rows say where its CPU
+  goes (INFO);
 - ``login``: ``POST /api/v1/auth/wechat`` with a fresh ``wx.login`` code (jscode2session at the sandbox);
 - ``order``: ``POST /api/v1/orders`` with an ``Idempotency-Key``, as the mini-program sends it (a video
   credit; the Pay JSAPI prepay at the sandbox, RSA-signed, its answer's signature verified);
@@ -27,7 +31,7 @@ Where the time goes: the same requests once more through the WSGI test client in
 cProfile with a CPU clock (self time grouped by library: the shares, inflated for Python-heavy code by
 the profiler's own cost), and the SQL statements per request (a ``before_cursor_execute`` listener).
 Targets (issue #20): /me >= 65 % of bare; login <= 10x; order <= 12x; notification <= 4x; upload <= 1.3x
-its image work.
+its image work; the poll <= 2x (judged by ``bench.job_poll``).
 """
 
 from __future__ import annotations
@@ -50,8 +54,10 @@ from bench.harness import GUNICORN_ARGS, cpu_count, cpu_model, free_port
 from bench.report import Row, format_table, verdict, write_rows
 
 # Targets of issue #20: subject CPU per request / bare Flask CPU per request (upload: / its image work).
-TARGETS = {"me": 1 / 0.65, "login": 10.0, "order": 12.0, "notify": 4.0, "upload": 1.3}
-KINDS = ("me", "login", "order", "notify", "upload")
+TARGETS = {"me": 1 / 0.65, "login": 10.0, "order": 12.0, "notify": 4.0, "upload": 1.3, "poll": 2.0,
+           "poll_304": 2.0}
+KINDS = ("me", "poll", "poll_304", "login", "order", "notify", "upload")
+CHEAP = ("me", "poll", "poll_304")  # under 1 ms each: 10x the requests, for enough 10 ms CPU ticks
 
 # Where the time goes: self time grouped by the file's library (first match wins).
 GROUPS = (
@@ -129,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     load1, load5, _ = os.getloadavg()
     print(f"machine: {cpu_count()} cores ({cpu_model()}), load {load1:.2f}/{load5:.2f} (1/5 min) at start; "
           f"gunicorn {' '.join(GUNICORN_ARGS)}, {args.rounds} rounds x {args.requests} requests per kind "
-          "(/me and bare x10)", flush=True)
+          f"({', '.join(CHEAP)} and bare x10)", flush=True)
     with tempfile.TemporaryDirectory(prefix="miaohua-bench-hot-") as tmp_name, ExitStack() as stack:
         rows = run(Path(tmp_name), stack, args)
     print(format_table(rows))
@@ -181,6 +187,8 @@ def run(tmp: Path, stack: ExitStack, args: argparse.Namespace) -> list[Row]:
         sql = SqlCounter(db.engine)
     actors = Actors(app, http_app, sandbox, upload_body, jpeg)
     actors.setup()
+    if {"poll", "poll_304"} & set(args.only or KINDS):
+        actors.queue_job(redis_url)
 
     def bare_call() -> None:
         response = http_bare.get("/")
@@ -210,7 +218,7 @@ def run(tmp: Path, stack: ExitStack, args: argparse.Namespace) -> list[Row]:
             base.append(server_cpu(bare_server, bare_call, args.requests * 10))  # ~0.5 ms each: enough 10 ms ticks
             for kind in kinds:
                 actors.prepare(kind, args.requests)
-                n = args.requests * (10 if kind == "me" else 1)  # /me: <1 ms each, enough 10 ms CPU ticks
+                n = args.requests * (10 if kind in CHEAP else 1)
                 results[kind].append(server_cpu(app_server, lambda k=kind: actors.call(k), n))
                 if kind == "upload":  # the two requests WeChat's check sends per upload, timed apart
                     before = app_server.cpu_seconds()
@@ -222,6 +230,7 @@ def run(tmp: Path, stack: ExitStack, args: argparse.Namespace) -> list[Row]:
     print(f"  bare Flask: {bare_cpu * 1e6:.0f} us server CPU/request (rounds {[f'{b * 1e6:.0f}' for b in base]})")
 
     actors.client = test_client  # the profile: the same requests through the WSGI test client, in this process
+    bare_parts = bare_profile(max(args.requests // 2, 10) * 10)  # the baseline's, the same way
     rows = []
     for kind in kinds:
         cpu = statistics.median(results[kind])
@@ -241,10 +250,11 @@ def run(tmp: Path, stack: ExitStack, args: argparse.Namespace) -> list[Row]:
         per_sql = sql.count / n
         rounds = [f"{r * 1e3:.2f}" for r in results[kind]]
         print(f"\n  {kind}: {cpu * 1e3:.2f} ms server CPU/request (rounds {rounds}), "
-              f"{per_sql:.1f} SQL statements/request; in-process profile (CPU, self time, with cProfile's overhead):")
+              f"{per_sql:.1f} SQL statements/request; in-process profile (CPU, self time, with cProfile's overhead; "
+              "and above bare Flask's through its own test client):")
         for name, ms in parts.items():
             if ms >= 0.005:
-                print(f"    {name:<55} {ms:7.3f} ms")
+                print(f"    {name:<55} {ms:7.3f} ms  {ms - bare_parts.get(name, 0.0):+7.3f} ms")
         for statement, count in sql.statements.most_common(12):
             print(f"    SQL x{count / n:4.1f}  {statement}")
         if args.profile:
@@ -269,6 +279,11 @@ def run(tmp: Path, stack: ExitStack, args: argparse.Namespace) -> list[Row]:
             share = bare_cpu / cpu
             rows.append(Row("hotpaths: GET /me (server CPU)", f"bare {bare_cpu * 1e6:.0f} us CPU",
                             f"/me {cpu * 1e6:.0f} us CPU", f"{share:.1%}", ">= 65%", verdict(share >= 0.65), note))
+        elif kind in ("poll", "poll_304"):
+            label = "job poll" if kind == "poll" else "job poll 304 (If-None-Match)"
+            rows.append(Row(f"hotpaths: {label} (server CPU)", f"bare {bare_cpu * 1e6:.0f} us CPU",
+                            f"{cpu * 1e6:.0f} us CPU", f"{ratio:.2f}x", f"<= {TARGETS[kind]:g}x", "INFO",
+                            note + "; verdict: bench.job_poll"))
         else:
             label = {"login": "WeChat login", "order": "order + prepay", "notify": "payment notification"}[kind]
             rows.append(Row(f"hotpaths: {label} (server CPU)", f"bare {bare_cpu * 1e6:.0f} us CPU",
@@ -276,6 +291,27 @@ def run(tmp: Path, stack: ExitStack, args: argparse.Namespace) -> list[Row]:
                             verdict(ratio <= TARGETS[kind]), note))
     print()
     return rows
+
+
+def bare_profile(n: int) -> dict[str, float]:
+    """The baseline's in-process profile, grouped as the kinds' are (bare Flask through its own test client): what
+    a kind spends above it in each group is what its own work adds there (the test client's share cancels)."""
+    from bench.bare_app import app as bare_app
+
+    client = bare_app.test_client()
+    client.get("/")
+    profile = cProfile.Profile(time.thread_time)
+    profile.enable()
+    for _ in range(n):
+        client.get("/")
+    profile.disable()
+    parts = breakdown(profile, n)
+    total = sum(parts.values())
+    print(f"\n  bare Flask, in-process profile (CPU, self time, with cProfile's overhead), {total:.3f} ms:")
+    for name, ms in parts.items():
+        if ms >= 0.005:
+            print(f"    {name:<55} {ms:7.3f} ms")
+    return parts
 
 
 def image_work_alone(env: dict[str, str], n: int) -> float:
@@ -302,8 +338,8 @@ def image_work_main(n: int) -> None:
 
 
 class HttpResponse:
-    def __init__(self, method: str, path: str, status: int, body: bytes) -> None:
-        self.status_code, self._body = status, body
+    def __init__(self, method: str, path: str, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.status_code, self._body, self.headers = status, body, headers
         self.request = type("Request", (), {"method": method, "path": path})()
 
     def get_data(self) -> bytes:
@@ -342,7 +378,7 @@ class HttpClient:
         try:
             conn.request(method, path, body=data, headers=headers)
             response = conn.getresponse()
-            return HttpResponse(method, path, response.status, response.read())
+            return HttpResponse(method, path, response.status, response.read(), dict(response.getheaders()))
         finally:
             conn.close()
 
@@ -412,6 +448,42 @@ class Actors:
 
     def me(self) -> None:
         self._expect(self.client.get("/api/v1/me", headers=self.auth), 200)
+
+    def queue_job(self, redis_url: str) -> None:
+        """A queued generation job of this phone's, 10 jobs ahead of it in RQ's list (its row written here, as
+        ``bench.job_poll`` writes its own: paying for and uploading a real one is not what is measured), and
+        the ETag of its answer."""
+        from app.accounts.models import User
+        from app.core.db import utcnow
+        from app.extensions import db
+        from app.generation.models import GenerationJob, JobStatus
+        from bench.job_poll import fill_queue
+
+        public_id = self._expect(self.client.get("/api/v1/me", headers=self.auth), 200)["data"]["id"]
+        with self.app.app_context():
+            user = db.session.execute(db.select(User).filter_by(public_id=public_id)).scalar_one()
+            job = GenerationJob(user_id=user.id, style_id="pop_art", status=JobStatus.QUEUED, rq_job_id="pending",
+                                dispatched_at=utcnow())
+            db.session.add(job)
+            db.session.flush()
+            job.rq_job_id = f"generation-{job.public_id}"
+            self.job_path = f"/api/v1/jobs/{job.public_id}"
+            rq_job_id = job.rq_job_id
+            db.session.commit()
+        fill_queue(redis_url, 10, rq_job_id)
+        answer = self.client.get(self.job_path, headers=self.auth)
+        place = self._expect(answer, 200)["data"]["queue_position"]
+        if place != 11:
+            raise RuntimeError(f"{self.job_path}: queue_position {place}, expected 11")
+        self.job_etag = answer.headers["ETag"]
+
+    def poll(self) -> None:
+        self._expect(self.client.get(self.job_path, headers=self.auth), 200)
+
+    def poll_304(self) -> None:
+        response = self.client.get(self.job_path, headers={**self.auth, "If-None-Match": self.job_etag})
+        if response.status_code != 304:
+            raise RuntimeError(f"{self.job_path} with its ETag: {response.status_code} {response.get_data()[:300]!r}")
 
     def login(self) -> None:
         from bench.load_setup import device
