@@ -13,6 +13,7 @@ from bench.__main__ import payments_rows
 from bench.generation import MEMORY_BUDGET_MIB, style_rows
 from bench.generation_queue import percentile
 from bench.harness import cpu_count
+from bench.job_poll import p99_flat_row
 from bench.load import P99_SLO_MS, Step, overload_rows, peak_connections, rows_for, saturation, sustained
 from bench.report import Row, format_table, read_rows, write_rows
 from bench.upload_memory import MAX_GROWTH_MIB
@@ -189,3 +190,16 @@ def test_nothing_is_alternated_when_the_last_step_is_the_best_or_erred():
     assert peak_connections([step(2, 500), step(16, 900), step(64, 1000)]) is None
     assert peak_connections([step(2, 500), step(64, 1000, errors=Counter({"socket timeout": 1}))]) is None
     assert peak_connections([step(64, 1000)]) is None
+
+
+def test_the_poll_p99_is_flat_when_it_moves_with_bare_and_not_when_it_moves_alone():
+    # The machine's own tail rose 40 % between the two sizes, the poll's with it: that is not the queue.
+    both = p99_flat_row(10, 100_000, ((0.6, 1.0), (1.0, 2.0)), ((0.6, 1.4), (1.0, 2.8)))
+    assert both.verdict == "PASS" and both.ratio == "+0%"
+    assert "absolute +40%" in both.note and "bare's own +40%" in both.note
+    assert both.subject == "2.80 ms (2.00x bare)"
+    # The poll's p99 rose 40 % while bare's did not: the queue's length shows.
+    alone = p99_flat_row(10, 100_000, ((0.6, 1.0), (1.0, 2.0)), ((0.6, 1.0), (1.0, 2.8)))
+    assert alone.verdict == "FAIL" and alone.ratio == "+40%"
+    # Getting faster by more than 20 % relative to bare is not flat either.
+    assert p99_flat_row(10, 100_000, ((0.6, 1.0), (1.0, 2.0)), ((0.6, 1.0), (1.0, 1.4))).verdict == "FAIL"
