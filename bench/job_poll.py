@@ -13,13 +13,15 @@ alternating, bare Flask (``bench.bare_app``) and the poll under the same gunicor
 and load generator, ``--rounds`` × ``--duration`` s each: server CPU per request (/proc) for each, the
 ratio; then ``--latency`` sequential requests on one keep-alive connection to each for p50/p99 (no
 queueing: the per-request latency). Also the conditional poll (``If-None-Match`` with the current
-ETag → 304) at the largest size.
+ETag → 304) at the largest size, and the poll's floor (``bench/poll_floor_app.py``: what any poll of an
+unchanged job must do, as a Flask route and as a bare WSGI callable) alternated with bare the same way.
 
 Rows: poll CPU vs bare at each size (target ≤ 2×), flatness across sizes (largest vs smallest, target
 within 20 %: the CPU and the p99, each as a ratio to bare's at the same size, so that the machine's own drift
 between sizes is not read as the queue's; ``p99_flat_row``), p99 per size (INFO), and the polls per second
 100,000 waiting users cause at a fixed 2 s and with ``next_poll_after_s`` (computed from the rule,
-app/generation/polling.py: INFO, for the capacity plan). Run alone: ``python -m bench.job_poll [--quick]``.
+app/generation/polling.py: INFO, for the capacity plan), and the floor's two rows (INFO). Run alone:
+``python -m bench.job_poll [--quick]``.
 """
 
 from __future__ import annotations
@@ -223,6 +225,7 @@ def run(args: argparse.Namespace, log=print) -> list[Row]:
                         cond[label] = ((server.cpu_seconds() - before) / requests * 1e6, lat)
                     log(f"  304: CPU/req bare {cond['bare'][0]:.0f} us, 304 {cond['304'][0]:.0f} us; p99 "
                         f"{cond['bare'][1][1]:.2f} / {cond['304'][1][1]:.2f} ms (sequential)")
+                floor = measure_floor(tmp, env, redis_url, bare, path, headers, load, args, log)
         for size, (result, lat_bare, lat_poll) in results.items():
             cpu_b, cpu_p = result.cpu_median(result.baseline), result.cpu_median(result.subject)
             ratio = cpu_p / cpu_b if cpu_b and cpu_p else float("nan")
@@ -253,12 +256,43 @@ def run(args: argparse.Namespace, log=print) -> list[Row]:
                             f"304 {cpu_c:.0f} us/req", f"{cpu_c / cpu_b:.2f}x", f"<= {POLL_CPU_TARGET:g}x",
                             verdict(cpu_c / cpu_b <= POLL_CPU_TARGET),
                             f"sequential, one connection; p99 {lat_c[1]:.2f} ms"))
+        rows.extend(floor_rows(floor, ratio_at(smallest)))
     for workers, job_s in ((8, 20.0), (32, 20.0)):
         fixed, ruled = polls_per_second(100_000, workers, job_s)
         rows.append(Row(f"polls/s, 100,000 waiting ({workers} workers, {job_s:g} s jobs)", f"every 2 s: {fixed:,.0f}/s",
                         f"next_poll_after_s: {ruled:,.0f}/s", f"{ruled / fixed:.1%}", "-", "INFO",
                         "computed from the rule (app/generation/polling.py), places 1..100,000"))
     return rows
+
+
+FLOORS = (("Flask route", "bench.poll_floor_app:flask_app"), ("WSGI callable", "bench.poll_floor_app:wsgi_app"))
+
+
+def measure_floor(tmp: Path, env: dict[str, str], redis_url: str, bare: Gunicorn, path: str,
+                  headers: dict[str, str], load, args: argparse.Namespace, log) -> dict[str, tuple[float, float]]:
+    """The poll's floor (``bench/poll_floor_app.py``) served as a Flask route and as a WSGI callable, each under
+    the same gunicorn, alternated with bare Flask like the poll: {label: (bare CPU/req, floor CPU/req)} in us."""
+    from bench import poll_floor_app
+
+    poll_floor_app.seed(redis_url)
+    out = {}
+    for label, spec in FLOORS:
+        with Gunicorn("floor-" + label.split()[0].lower(), spec, env, tmp) as server:
+            server.wait_ready(path, headers)
+            base_r, floor_r = alternate_rounds(
+                Target("bare", bare, "/", headers), Target(f"floor ({label})", server, path, headers), load,
+                rounds=args.rounds, duration_s=args.duration, warmup_s=1.0, log=lambda s: log(f"  {s}"))
+        out[label] = (BenchResult.cpu_median(base_r), BenchResult.cpu_median(floor_r))
+    return out
+
+
+def floor_rows(floor: dict[str, tuple[float, float]], poll_ratio: float) -> list[Row]:
+    """INFO rows: the floor's CPU against bare's, with the poll's own ratio (smallest queue) beside it."""
+    return [Row(f"job poll floor: {label} with the poll's minimum", f"bare {cpu_b:.0f} us/req",
+                f"floor {cpu_f:.0f} us/req", f"{cpu_f / cpu_b:.2f}x", "-", "INFO",
+                f"bench/poll_floor_app.py: bearer hash, one Redis round trip, ETag, the poll's 11 headers; "
+                f"the poll itself {poll_ratio:.2f}x")
+            for label, (cpu_b, cpu_f) in floor.items()]
 
 
 def p99_flat_row(smallest: int, largest: int, at_smallest: tuple, at_largest: tuple) -> Row:
