@@ -111,6 +111,16 @@ class SqlCounter:
         self.statements[" ".join(statement.split())[:110]] += 1
 
 
+def cpu_profile(fn: Callable[[], None], n: int) -> cProfile.Profile:
+    """``fn`` called ``n`` times under cProfile with this thread's CPU clock (not the waits on PostgreSQL)."""
+    profile = cProfile.Profile(time.thread_time)
+    profile.enable()
+    for _ in range(n):
+        fn()
+    profile.disable()
+    return profile
+
+
 def cpu_per_call(fn: Callable[[], None], n: int, clock: Callable[[], float] = time.thread_time) -> float:
     """CPU per call of ``fn``: this thread's (``thread_time``), or with ``process_time`` every thread of this
     process (the face model runs threads of its own; the sandbox's thread is idle meanwhile)."""
@@ -235,16 +245,12 @@ def run(tmp: Path, stack: ExitStack, args: argparse.Namespace) -> list[Row]:
     for kind in kinds:
         cpu = statistics.median(results[kind])
         actors.call(kind)
-        profile = cProfile.Profile(time.thread_time)  # CPU, not waiting on PostgreSQL
         n = max(args.requests // 2, 10)
         actors.prepare(kind, n)
         sql.count = 0  # after prepare(): its orders are not the notifications' statements
         sql.statements.clear()
         with sandbox.media_checks_held() as held:  # the uploads' checks: after the profile, not in its CPU
-            profile.enable()
-            for _ in range(n):
-                actors.call(kind)
-            profile.disable()
+            profile = cpu_profile(lambda k=kind: actors.call(k), n)
             sandbox.run_held(held)
         parts = breakdown(profile, n)
         per_sql = sql.count / n
@@ -300,12 +306,7 @@ def bare_profile(n: int) -> dict[str, float]:
 
     client = bare_app.test_client()
     client.get("/")
-    profile = cProfile.Profile(time.thread_time)
-    profile.enable()
-    for _ in range(n):
-        client.get("/")
-    profile.disable()
-    parts = breakdown(profile, n)
+    parts = breakdown(cpu_profile(lambda: client.get("/"), n), n)
     total = sum(parts.values())
     print(f"\n  bare Flask, in-process profile (CPU, self time, with cProfile's overhead), {total:.3f} ms:")
     for name, ms in parts.items():
@@ -454,19 +455,13 @@ class Actors:
         ``bench.job_poll`` writes its own: paying for and uploading a real one is not what is measured), and
         the ETag of its answer."""
         from app.accounts.models import User
-        from app.core.db import utcnow
         from app.extensions import db
-        from app.generation.models import GenerationJob, JobStatus
-        from bench.job_poll import fill_queue
+        from bench.job_poll import add_queued_job, fill_queue
 
         public_id = self._expect(self.client.get("/api/v1/me", headers=self.auth), 200)["data"]["id"]
         with self.app.app_context():
             user = db.session.execute(db.select(User).filter_by(public_id=public_id)).scalar_one()
-            job = GenerationJob(user_id=user.id, style_id="pop_art", status=JobStatus.QUEUED, rq_job_id="pending",
-                                dispatched_at=utcnow())
-            db.session.add(job)
-            db.session.flush()
-            job.rq_job_id = f"generation-{job.public_id}"
+            job = add_queued_job(user.id)
             self.job_path = f"/api/v1/jobs/{job.public_id}"
             rq_job_id = job.rq_job_id
             db.session.commit()

@@ -49,14 +49,29 @@ SEQ_KEY, OF_KEY, HEAD_KEY, GONE_KEY = ("generation:pos:seq", "generation:pos:of"
 RQ_LIST = "rq:queue:generation"
 
 
+def add_queued_job(user_id: int):
+    """Inside an app context: a queued, dispatched ``pop_art`` job row of ``user_id``, its RQ id made from its
+    public id as the app makes it (flushed, not committed; ``fill_queue`` puts it in RQ's list). Written directly:
+    paying and uploading for a real one is not what the poll benchmarks measure."""
+    from app.core.db import utcnow
+    from app.extensions import db
+    from app.generation.models import GenerationJob, JobStatus
+
+    job = GenerationJob(user_id=user_id, style_id="pop_art", status=JobStatus.QUEUED, rq_job_id="pending",
+                        dispatched_at=utcnow())
+    db.session.add(job)
+    db.session.flush()
+    job.rq_job_id = f"generation-{job.public_id}"
+    db.session.flush()
+    return job
+
+
 def setup_in_app() -> dict:
     """Inside the app's environment: the bench user, a login session and one queued job in RQ."""
     from app import create_app
     from app.accounts.models import User
     from app.accounts.sessions import start_session
-    from app.core.db import utcnow
     from app.extensions import db
-    from app.generation.models import GenerationJob, JobStatus
 
     app = create_app()
     with app.app_context():
@@ -65,11 +80,7 @@ def setup_in_app() -> dict:
         db.session.add_all([user, filler])
         db.session.flush()
         _session, token = start_session(user, "wechat", None)
-        job = GenerationJob(user_id=user.id, style_id="pop_art", status=JobStatus.QUEUED, rq_job_id="pending",
-                            dispatched_at=utcnow())
-        db.session.add(job)
-        db.session.flush()
-        job.rq_job_id = f"generation-{job.public_id}"
+        job = add_queued_job(user.id)
         db.session.commit()
         return {"token": token, "job": job.public_id, "rq_job_id": job.rq_job_id, "filler_user": filler.id}
 
