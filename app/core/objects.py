@@ -1,9 +1,9 @@
 """Encrypted objects: a database row (with the wrapped data key) plus ciphertext in the object store.
 
 ``store`` writes the ciphertext first and the row in the caller's transaction (at once: ``insert_as_loaded``);
-if the INSERT fails the file goes with it, and if that transaction
-then fails, ``discard_unsaved`` removes the file, so no orphan is left. ``destroy`` deletes the file
-and drops the wrapped key (crypto-shredding) in one step the caller commits.
+if the INSERT fails the file goes with it, and if that transaction then fails, ``discard_unsaved`` removes the
+file, so no orphan is left. ``destroy`` deletes the file and drops the wrapped key (crypto-shredding) in one
+step the caller commits.
 """
 
 from __future__ import annotations
