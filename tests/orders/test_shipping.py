@@ -13,7 +13,7 @@ from app.core.db import utcnow
 from app.core.jobs import enqueue_now, redis_connection
 from app.orders import shipping
 from app.orders.models import Order
-from tests.orders.conftest import buy, pay, run_default_queue, wait_for_order
+from tests.orders.conftest import buy, pay, run_default_queue, wait_for_acknowledged, wait_for_order
 
 SWEEP = "app.orders.tasks.upload_pending_shipping"
 NOTIFY_PATH = "/api/v1/payments/wechat/notify"
@@ -22,7 +22,9 @@ NOTIFY_PATH = "/api/v1/payments/wechat/notify"
 def paid(phone, wechat_sandbox, product: str = "video_generation") -> str:
     data = buy(phone, product)["data"]
     pay(wechat_sandbox, data)
-    return wait_for_order(phone, data["order"]["order_no"], "fulfilled")["order_no"]
+    order_no = wait_for_order(phone, data["order"]["order_no"], "fulfilled")["order_no"]
+    wait_for_acknowledged(wechat_sandbox, order_no)  # the doorbell rings after the commit the order shows
+    return order_no
 
 
 def queued(app) -> list[str]:
