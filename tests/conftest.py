@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,6 +94,19 @@ class Sandbox:
 
     def fault(self, path: str, mode: str, count: int = 1, **options) -> None:
         self.dev("faults", {"path": path, "mode": mode, "count": count, **options})
+
+    def pay_notification(self, notification_id: str, status: str, timeout: float = 10.0) -> dict:
+        """The Pay notification's record once it has ``status`` (or, after ``timeout``, as it is then).
+
+        ``delivered`` means our notify URL answered 2xx: after everything the handler does past its commit,
+        which an order's status alone does not tell (it reads ``fulfilled`` from the commit on)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            (found,) = [n for n in self.dev("pay/notifications", method="GET")["notifications"]
+                        if n["id"] == notification_id]
+            if found["status"] == status or time.monotonic() > deadline:
+                return found
+            time.sleep(0.02)
 
     def reset(self) -> None:
         self.dev("reset", {})

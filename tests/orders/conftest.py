@@ -61,21 +61,6 @@ def run_default_queue(app) -> None:
     AppSimpleWorker([Queue("default", connection=conn)], connection=conn, flask_app=app).work(burst=True)
 
 
-def wait_for_acknowledged(wechat_sandbox, out_trade_no: str, timeout: float = 10.0) -> None:
-    """Wait until our notify URL has answered the payment notification with a 2xx.
-
-    The order reads ``fulfilled`` as soon as the notification's transaction commits; what the handler does
-    after the commit (the shipping doorbell) is done only once it has answered."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = wechat_sandbox.dev("pay/notifications", method="GET")["notifications"]
-        if any(n["out_trade_no"] == out_trade_no and n["event_type"] == "TRANSACTION.SUCCESS"
-               and n["status"] == "delivered" for n in found):
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"the payment notification of {out_trade_no} was not acknowledged")
-
-
 def wait_for_order(phone, order_no, wanted, timeout=10.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

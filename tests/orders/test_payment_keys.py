@@ -18,7 +18,7 @@ from app.orders import platform_certs
 from app.orders.models import Entitlement, Order
 from devkit.wechat_sandbox.pay.crypto import decrypt_resource, encrypt_resource, new_nonce, response_message, rsa_sign
 from devkit.wechat_sandbox.pay.keys import PUBLIC_KEY_PRIVATE_FILE, new_rsa_key, public_pem
-from tests.orders.conftest import NOTIFY_PATH, buy, pay, wait_for_acknowledged, wait_for_order
+from tests.orders.conftest import NOTIFY_PATH, buy, pay, wait_for_order
 
 
 @pytest.fixture(autouse=True)
@@ -120,9 +120,7 @@ def test_after_a_platform_certificate_rotation_the_genuine_notification_is_accep
     data = buy(uploader, "video_pack_5")["data"]
     paid = pay(wechat_sandbox, data)
     wait_for_order(uploader, data["order"]["order_no"], "fulfilled")
-    wait_for_acknowledged(wechat_sandbox, data["order"]["order_no"])  # its answer follows the commit
-    delivery = next(n for n in wechat_sandbox.dev("pay/notifications", method="GET")["notifications"]
-                    if n["id"] == paid["notification_id"])
+    delivery = wechat_sandbox.pay_notification(paid["notification_id"], "delivered")  # answered after the commit
     assert delivery["status"] == "delivered" and len(delivery["attempts"]) == 1  # no retry was needed
     assert dbx.count(Entitlement) == 1
     assert new_serial and len(downloads) <= 2  # the client's answers and the notification: one minute, one download

@@ -13,7 +13,7 @@ from app.core.db import utcnow
 from app.core.jobs import enqueue_now, redis_connection
 from app.orders import shipping
 from app.orders.models import Order
-from tests.orders.conftest import buy, pay, run_default_queue, wait_for_acknowledged, wait_for_order
+from tests.orders.conftest import buy, pay, run_default_queue, wait_for_order
 
 SWEEP = "app.orders.tasks.upload_pending_shipping"
 NOTIFY_PATH = "/api/v1/payments/wechat/notify"
@@ -21,9 +21,10 @@ NOTIFY_PATH = "/api/v1/payments/wechat/notify"
 
 def paid(phone, wechat_sandbox, product: str = "video_generation") -> str:
     data = buy(phone, product)["data"]
-    pay(wechat_sandbox, data)
+    notification_id = pay(wechat_sandbox, data)["notification_id"]
     order_no = wait_for_order(phone, data["order"]["order_no"], "fulfilled")["order_no"]
-    wait_for_acknowledged(wechat_sandbox, order_no)  # the doorbell rings after the commit the order shows
+    # The doorbell rings after the commit the order's status shows, before the notification is answered.
+    assert wechat_sandbox.pay_notification(notification_id, "delivered")["status"] == "delivered"
     return order_no
 
 
