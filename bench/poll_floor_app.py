@@ -24,6 +24,7 @@ from flask import Flask, Response, request
 from redis import Redis
 from redis.connection import Connection
 
+from app.core.crypto import token_hash
 from app.core.redis_wire import pack, read_replies
 
 GLOBAL_KEY, USER_KEY, VIEW_KEY = "bench:floor:epoch:global", "bench:floor:epoch:user", "bench:floor:view"
@@ -45,10 +46,10 @@ def seed(redis_url: str) -> None:
 
 
 def _answer(authorization: str) -> bytes:
-    """The bearer token's key (as ``app.accounts.sessions.token_hash`` makes it) and the one Redis round trip; a
+    """The bearer token's key (``token_hash``, as ``app.accounts.sessions`` makes it) and the one Redis round trip; a
     connection per process (gunicorn forks after import)."""
     global _connection
-    hashlib.sha256(authorization.removeprefix("Bearer ").encode()).hexdigest()
+    token_hash(authorization.removeprefix("Bearer "))
     if _connection is None or _connection[0] != os.getpid():
         pool = Redis.from_url(os.environ["REDIS_URL"]).connection_pool
         _connection = (os.getpid(), pool.connection_class(**pool.connection_kwargs))
