@@ -55,13 +55,13 @@ def add_queued_job(user_id: int):
     paying and uploading for a real one is not what the poll benchmarks measure."""
     from app.core.db import utcnow
     from app.extensions import db
-    from app.generation.models import GenerationJob, JobStatus
+    from app.generation.models import GenerationJob, JobStatus, rq_job_id_for
 
     job = GenerationJob(user_id=user_id, style_id="pop_art", status=JobStatus.QUEUED, rq_job_id="pending",
                         dispatched_at=utcnow())
     db.session.add(job)
     db.session.flush()
-    job.rq_job_id = f"generation-{job.public_id}"
+    job.rq_job_id = rq_job_id_for(job.public_id)
     db.session.flush()
     return job
 

@@ -27,6 +27,11 @@ class JobStatus(enum.StrEnum):
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
+def rq_job_id_for(public_id: str) -> str:
+    """The RQ job id of a generation job: set at creation, and read by the poll's queue position (polling.py)."""
+    return f"generation-{public_id}"
+
+
 class GenerationJob(db.Model):
     """The source of truth of one generation; it names its RQ job (``rq_job_id``)."""
 

@@ -50,7 +50,7 @@ from app.core.i18n import locale_name
 from app.core.jobs import redis_connection
 
 from . import positions
-from .models import GenerationJob, GenerationResult, JobStatus
+from .models import GenerationJob, GenerationResult, JobStatus, rq_job_id_for
 from .services import DURATION_KEY
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def _ride(user_id: int) -> bytes | None:
         return None
     return b"".join((_RIDE_HEAD, redis_wire.bulk(USER_EPOCH_KEY.format(user=user_id)),
                      redis_wire.bulk(VIEW_KEY.format(user=user_id, job=public_id, locale=locale_name())),
-                     _RIDE_SHARED, redis_wire.bulk(f"generation-{public_id}")))
+                     _RIDE_SHARED, redis_wire.bulk(rq_job_id_for(public_id))))
 
 
 riders.ride_along(RIDER, _ride)
@@ -152,7 +152,7 @@ def cached(user_id: int, public_id: str) -> dict[str, Any] | None:
             if _MISSED_BUMP:  # this process committed a change Redis did not hear of: renew everyone's epoch first
                 conn.set(GLOBAL_EPOCH_KEY, secrets.token_hex(8))
                 _MISSED_BUMP.clear()
-            out = conn.eval(_READ, 12, *_read_keys(user_id, public_id), f"generation-{public_id}")
+            out = conn.eval(_READ, 12, *_read_keys(user_id, public_id), rq_job_id_for(public_id))
         except RedisError:
             return None
     if not out:

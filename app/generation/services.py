@@ -26,7 +26,7 @@ from app.extensions import db
 from app.uploads import services as uploads
 
 from . import positions, queue
-from .models import FINISHED, GenerationJob, GenerationResult, JobStatus
+from .models import FINISHED, GenerationJob, GenerationResult, JobStatus, rq_job_id_for
 
 if TYPE_CHECKING:
     from app.accounts.models import User
@@ -101,7 +101,7 @@ def create_job(user: User, style_id: str, upload_ids: list[str]) -> GenerationJo
     job = GenerationJob(user_id=user.id, style_id=spec.id, status=JobStatus.QUEUED, rq_job_id="")
     db.session.add(job)
     db.session.flush()
-    job.rq_job_id = f"generation-{job.public_id}"
+    job.rq_job_id = rq_job_id_for(job.public_id)
     from app.orders.entitlements import consume_credit
 
     consume_credit(user.id, spec.kind, job.id)  # avatar and video cost a credit (402 payment_required)
